@@ -1,0 +1,154 @@
+"""The ``accelsim`` command: exit 0 on success, 1 on bad input (one line), 2 on usage errors."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+
+from accelsim import __version__
+from accelsim.errors import AccelsimError
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def _add_record(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "record",
+        help="train a net with a pruning method and record its trace",
+        description=(
+            "Train NET on a dataset (default: the bundled handwritten digits) with METHOD, "
+            "initialised from accelsim's regenerable xorshift stream, and write the trace "
+            "of which weights were stored at every step. Prints test accuracy and the "
+            "achieved compression."
+        ),
+    )
+    p.add_argument("--net", default="lenet-300-100",
+                   help="model: lenet-300-100 (default), lenet-5, vgg-s, resnet-18, "
+                        "resnet-18-imagenet, resnet-20, wrn-D-K, densenet-bc")
+    p.add_argument("--method", default="dense",
+                   help="dense (default), dropback, swd or filter_pruning")
+    budget = p.add_mutually_exclusive_group()
+    budget.add_argument("--compression", type=float, metavar="X",
+                        help="dropback: keep N/X weights (default 25); swd: prune 1-1/X of "
+                             "the weights (default 10); filter_pruning: prune 1-1/X of the "
+                             "filters (default 2)")
+    budget.add_argument("--budget", type=int, metavar="K",
+                        help="dropback: keep exactly K weights; swd: keep K weights")
+    p.add_argument("--dataset", default="digits",
+                   help="digits (bundled, default), mnist, cifar10 (from --data-dir) or synthetic")
+    p.add_argument("--data-dir", metavar="DIR",
+                   help="folder with the MNIST IDX files or the CIFAR-10 python batches")
+    p.add_argument("--epochs", type=int, default=None, help="epochs (default 100)")
+    p.add_argument("--batch-size", type=int, default=None, help="mini-batch size (default 64)")
+    p.add_argument("--lr", type=float, default=None, help="SGD learning rate (default 0.1)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the initial weights (regen) and of the data order (default 0)")
+    p.add_argument("--out", required=True, metavar="TRACE", help="trace file to write")
+    p.add_argument("--overwrite", action="store_true", help="replace TRACE if it exists")
+    p.add_argument("--json", action="store_true", help="print a JSON summary instead of text")
+    p.set_defaults(run=_cmd_record)
+
+
+def _cmd_record(args: argparse.Namespace) -> int:
+    from accelsim.training.loop import TrainConfig
+    from accelsim.training.recorder import record
+
+    config = TrainConfig(net=args.net, method=args.method, compression=args.compression,
+                         budget=args.budget, dataset=args.dataset, data_dir=args.data_dir,
+                         seed=args.seed)
+    for key in ("epochs", "batch_size", "lr"):
+        if getattr(args, key) is not None:
+            setattr(config, key, getattr(args, key))
+    result = record(config, args.out, overwrite=args.overwrite, progress=not args.json)
+    if args.json:
+        print(json.dumps(result.summary(), indent=2, sort_keys=True))
+    else:
+        print(f"{result.method} {result.net} on {result.dataset}: test accuracy "
+              f"{result.test_accuracy:.2f}% after {result.steps} steps; stored "
+              f"{result.tracked:,} of {result.params:,} weights "
+              f"(compression {result.compression:.1f}x); trace {args.out}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="accelsim",
+        description="What training really costs in off-chip traffic, time and energy on an "
+                    "accelerator: record pruning-while-training runs as traces.",
+    )
+    parser.add_argument("--version", action="version", version=f"accelsim {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    _add_record(sub)
+    _add_trace(sub)
+    return parser
+
+
+def _add_trace(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("trace", help="inspect or verify a trace file",
+                       description="Inspect (info) or check the integrity of (verify) a trace.")
+    tsub = p.add_subparsers(dest="trace_command", metavar="ACTION")
+    tsub.required = True
+    info = tsub.add_parser("info", help="summary: net, method, steps, stored set and churn",
+                           description="Print the net, method, steps, parameters, stored "
+                                       "count and churn per step, file size and bits per "
+                                       "weight per step.")
+    info.add_argument("trace", metavar="TRACE")
+    info.add_argument("--json", action="store_true", help="print JSON")
+    info.set_defaults(run=_cmd_trace_info)
+    verify = tsub.add_parser("verify", help="check every chunk; exit 1 on damage",
+                             description="Check every chunk's checksum and contents. Exit 0 "
+                                         "when intact, 1 with the first bad step range.")
+    verify.add_argument("trace", metavar="TRACE")
+    verify.set_defaults(run=_cmd_trace_verify)
+
+
+def _cmd_trace_info(args: argparse.Namespace) -> int:
+    from accelsim.trace import open_trace
+
+    with open_trace(args.trace) as trace:
+        header = trace.header
+        info = {"net": header.net, "method": header.method,
+                "method_params": header.method_params, "dataset": header.dataset,
+                "optimizer": header.optimizer, "batch_size": header.batch_size,
+                "regen": header.regen, **trace.summary()}
+    if args.json:
+        print(json.dumps(info, indent=2, sort_keys=True))
+        return 0
+    spread = "{min:,} / {median:,.0f} / {max:,}"
+    print(f"{info['path']}: {info['net']} on {info['dataset'] or '?'}, method {info['method']}"
+          f"{' (truncated)' if info['truncated'] else ''}")
+    print(f"  steps        {info['steps']:,} ({info['first_step']}..{info['last_step']})")
+    print(f"  parameters   {info['params_total']:,} in {info['tensors']} tensors")
+    print(f"  stored       {spread.format(**info['stored'])} (min / median / max per step)")
+    print(f"  churn        {spread.format(**info['churn'])} weights entering + leaving per step")
+    print(f"  file size    {info['file_size_bytes']:,} bytes, "
+          f"{info['bits_per_weight_per_step']:.4f} bits per weight per step")
+    return 0
+
+
+def _cmd_trace_verify(args: argparse.Namespace) -> int:
+    from accelsim.trace import verify
+
+    report = verify(args.trace)
+    print(report.message)
+    return 0 if report.status == "intact" else 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except AccelsimError as error:
+        print(f"accelsim: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("accelsim: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,278 @@
+"""Walk a trace file's chunk headers without decompressing step payloads.
+
+The scan classifies a file as intact (ends with a valid end marker), truncated (the file
+stops inside or after a chunk; everything before is sound) or corrupt (a checksum or a
+consistency check fails), and returns the index of complete step chunks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import zlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from accelsim.errors import TraceError
+from accelsim.trace import layout
+from accelsim.trace.layout import ChunkHeader, Malformed, crc32
+from accelsim.trace.model import FORMAT_MINOR, SUPPORTED_VERSIONS, TraceHeader
+
+
+@dataclass(frozen=True)
+class ChunkEntry:
+    """One complete step chunk: where it lies and which steps it holds."""
+
+    offset: int
+    header: ChunkHeader
+    steps: np.ndarray
+
+    @property
+    def payload_offset(self) -> int:
+        return self.offset + layout.CHUNK_HEADER.size + self.header.step_table_len
+
+    @property
+    def end(self) -> int:
+        return self.payload_offset + self.header.payload_len
+
+    @property
+    def keyframe(self) -> bool:
+        return bool(self.header.flags & layout.FLAG_KEYFRAME)
+
+    def describe(self) -> str:
+        return (f"chunk at byte offset {self.offset} (steps {self.header.first_step}.."
+                f"{self.header.last_step})")
+
+
+@dataclass
+class ScanResult:
+    path: str
+    file_size: int
+    status: str = "truncated"  # "intact" | "truncated" | "corrupt"
+    message: str = ""
+    bad_offset: int | None = None
+    bad_steps: tuple[int, int | None] | None = None
+    header: TraceHeader | None = None
+    minor: int = 0
+    chunks: list[ChunkEntry] = field(default_factory=list)
+
+    @property
+    def last_step(self) -> int | None:
+        return self.chunks[-1].header.last_step if self.chunks else None
+
+
+def inflate(payload: bytes, raw_len: int) -> bytes:
+    """zlib-decompress exactly ``raw_len`` bytes; Malformed otherwise (never a zlib.error)."""
+    try:
+        inflater = zlib.decompressobj()
+        raw = inflater.decompress(payload, raw_len + 1)
+    except zlib.error as err:
+        raise Malformed(f"payload does not decompress ({err})") from None
+    if len(raw) != raw_len or not inflater.eof or inflater.unused_data:
+        raise Malformed(f"payload decompresses to {len(raw)} bytes, header says {raw_len}")
+    return raw
+
+
+def scan(f, path: str) -> ScanResult:
+    """Index a trace open in ``f``; raises TraceError only for an unsupported version."""
+    result = ScanResult(path, os.fstat(f.fileno()).st_size)
+    scanner = _Scanner(f, result)
+    if scanner.preamble() and scanner.header_chunk():
+        scanner.step_chunks(layout.PREAMBLE.size + scanner.header_chunk_len)
+    return result
+
+
+class _Scanner:
+    def __init__(self, f, result: ScanResult):
+        self.f, self.result = f, result
+        self.header_chunk_len = 0
+
+    def read(self, offset: int, n: int) -> bytes:
+        self.f.seek(offset)
+        return self.f.read(n)
+
+    def stop(self, status: str, offset: int | None, message: str) -> bool:
+        """Record why the scan ends here; returns False so callers can ``return self.stop``."""
+        result = self.result
+        result.status, result.bad_offset = status, offset
+        result.message = f"{result.path}: {status}: {message}"
+        if status != "corrupt":
+            result.bad_steps = None
+        elif result.bad_steps is None:
+            last = result.last_step
+            result.bad_steps = (0 if last is None else last + 1, None)
+        return False
+
+    def preamble(self) -> bool:
+        size = self.result.file_size
+        raw = self.read(0, layout.PREAMBLE.size)
+        magic = layout.PREAMBLE_MAGIC
+        if raw[:len(magic)] != magic[:len(raw)]:
+            return self.stop("corrupt", 0, "not an accelsim trace file (bad magic number)")
+        if size < layout.PREAMBLE.size:
+            what = "empty file" if size == 0 else "file ends inside the preamble"
+            return self.stop("truncated", size, f"{what}: no trace header")
+        _, major, minor, crc = layout.PREAMBLE.unpack(raw)
+        if crc32(raw[:-4]) != crc:
+            return self.stop("corrupt", 0, "preamble checksum mismatch at byte offset 0")
+        _check_version(major, self.result.path)
+        self.result.minor = minor
+        return True
+
+    def header_chunk(self) -> bool:
+        offset = layout.PREAMBLE.size
+        found = self.chunk_header(offset, "trace header")
+        if not found:
+            return False
+        chunk, end = found
+        if chunk.kind != layout.TYPE_HEADER or chunk.flags or chunk.n_records:
+            return self.stop("corrupt", offset, "first chunk is not the trace header")
+        if end > self.result.file_size:
+            return self.stop("truncated", offset, "file ends inside the trace header")
+        try:
+            payload = self.checked_payload(offset + layout.CHUNK_HEADER.size, chunk)
+            data = json.loads(inflate(payload, chunk.raw_len).decode("utf-8"))
+            self.result.header = TraceHeader.from_dict(data, self.result.minor)
+        except (Malformed, ValueError, TypeError, RecursionError, TraceError) as err:
+            return self.stop("corrupt", offset, f"trace header at byte offset {offset} is "
+                                                f"malformed: {err}")
+        self.header_chunk_len = end - offset
+        return True
+
+    def chunk_header(self, offset: int, what: str):
+        """(header, end offset) of the chunk at ``offset``, or False after ``stop``."""
+        raw = self.read(offset, layout.CHUNK_HEADER.size)
+        magic = layout.CHUNK_MAGIC
+        if raw[:len(magic)] != magic[:len(raw)]:
+            return self.stop("corrupt", offset, f"bad chunk magic at byte offset {offset} "
+                                                f"({what})")
+        if len(raw) < layout.CHUNK_HEADER.size:
+            return self.stop("truncated", offset, f"file ends inside a chunk header at byte "
+                                                  f"offset {offset} ({what})")
+        chunk = ChunkHeader.unpack(raw)
+        if chunk is None:
+            return self.stop("corrupt", offset, f"chunk header checksum mismatch at byte "
+                                                f"offset {offset} ({what})")
+        end = offset + layout.CHUNK_HEADER.size + chunk.step_table_len + chunk.payload_len
+        return chunk, end
+
+    def checked_payload(self, offset: int, chunk: ChunkHeader) -> bytes:
+        payload = self.read(offset, chunk.payload_len)
+        if crc32(payload) != chunk.payload_crc:
+            raise Malformed("payload checksum mismatch")
+        return payload
+
+    def step_chunks(self, offset: int) -> None:
+        size = self.result.file_size
+        while True:
+            last = self.result.last_step
+            if offset == size:
+                after = "before any step" if last is None else f"after step {last}"
+                self.stop("truncated", offset, f"no end marker: the writer stopped {after}")
+                return
+            where = "first step chunk" if last is None else f"after step {last}"
+            found = self.chunk_header(offset, where)
+            if not found:
+                return
+            chunk, end = found
+            if chunk.kind == layout.TYPE_END:
+                self.end_marker(offset, chunk, end)
+                return
+            if not self.step_chunk(offset, chunk, end):
+                return
+            offset = end
+
+    def step_chunk(self, offset: int, chunk: ChunkHeader, end: int) -> bool:
+        result = self.result
+        if chunk.kind != layout.TYPE_STEPS:
+            if result.minor <= FORMAT_MINOR:
+                return self.stop("corrupt", offset, f"unknown chunk type {chunk.kind} at "
+                                                    f"byte offset {offset}")
+            if end > result.file_size:
+                return self.stop("truncated", offset, f"file ends inside a chunk at byte "
+                                                      f"offset {offset}")
+            return True  # a later minor version's chunk type: skip it
+        result.bad_steps = (chunk.first_step, chunk.last_step)
+        problem = self.inconsistency(chunk)
+        if problem:
+            return self.stop("corrupt", offset, f"chunk at byte offset {offset}: {problem}")
+        if end > result.file_size:
+            return self.stop("truncated", offset, f"last chunk (steps {chunk.first_step}.."
+                             f"{chunk.last_step}) at byte offset {offset} is incomplete: "
+                             f"{result.file_size - offset} of {end - offset} bytes")
+        steps = self.steps_of(offset, chunk)
+        if steps is None:
+            return self.stop("corrupt", offset, f"step table of the chunk at byte offset "
+                                                f"{offset} is damaged")
+        result.bad_steps = None
+        result.chunks.append(ChunkEntry(offset, chunk, steps))
+        return True
+
+    def inconsistency(self, chunk: ChunkHeader) -> str:
+        chunks = self.result.chunks
+        expected = chunks[-1].header.first_record + chunks[-1].header.n_records if chunks else 0
+        last = self.result.last_step
+        if chunk.flags & ~(layout.FLAG_KEYFRAME | layout.FLAG_STEP_TABLE) or chunk.n_records < 1:
+            return f"bad flags {chunk.flags} or record count {chunk.n_records}"
+        if chunk.first_record != expected:
+            return f"starts at record {chunk.first_record}, expected {expected}"
+        if chunk.first_step > chunk.last_step or (last is not None and chunk.first_step <= last):
+            return f"steps {chunk.first_step}..{chunk.last_step} out of order after {last}"
+        if chunk.first_step < 0:
+            return f"negative step {chunk.first_step}"
+        return ""
+
+    def steps_of(self, offset: int, chunk: ChunkHeader) -> np.ndarray | None:
+        n, first, last = chunk.n_records, chunk.first_step, chunk.last_step
+        if not chunk.flags & layout.FLAG_STEP_TABLE:
+            if n == 1:
+                return np.array([first], dtype=np.int64) if first == last else None
+            stride, rest = divmod(last - first, n - 1)
+            return None if rest else first + stride * np.arange(n, dtype=np.int64)
+        table = self.read(offset + layout.CHUNK_HEADER.size, chunk.step_table_len)
+        if crc32(table) != chunk.step_table_crc:
+            return None
+        steps = np.frombuffer(table, dtype="<i8").astype(np.int64)
+        sound = steps[0] == first and steps[-1] == last and bool(np.all(np.diff(steps) > 0))
+        return steps if sound else None
+
+    def end_marker(self, offset: int, chunk: ChunkHeader, end: int) -> None:
+        result = self.result
+        size = result.file_size
+        if chunk.flags or chunk.n_records:
+            self.stop("corrupt", offset, f"end marker at byte offset {offset} has flags "
+                                         f"{chunk.flags} and {chunk.n_records} records")
+            return
+        if end > size:
+            self.stop("truncated", offset, "file ends inside the end marker (all steps "
+                                           "are complete)")
+            return
+        try:
+            payload = self.checked_payload(offset + layout.CHUNK_HEADER.size, chunk)
+            n_chunks, n_records, last = layout.END_PAYLOAD.unpack(inflate(payload, chunk.raw_len))
+        except (Malformed, struct.error) as err:
+            self.stop("corrupt", offset, f"end marker at byte offset {offset}: {err}")
+            return
+        records = sum(c.header.n_records for c in result.chunks)
+        expected = (len(result.chunks), records, -1 if result.last_step is None
+                    else result.last_step)
+        if (n_chunks, n_records, last) != expected or chunk.first_record != records:
+            self.stop("corrupt", offset, f"end marker at byte offset {offset} disagrees "
+                                         f"with the chunks before it")
+        elif end != size:
+            self.stop("corrupt", end, f"{size - end} unexpected bytes after the end marker "
+                                      f"at byte offset {end}")
+        else:
+            result.status, result.message = "intact", f"{result.path}: intact"
+
+
+def _check_version(major: int, path: str) -> None:
+    newest = max(SUPPORTED_VERSIONS)
+    if major > newest:
+        raise TraceError(f"{path}: trace format version {major} is newer than this accelsim "
+                         f"supports ({newest}); upgrade accelsim")
+    if major not in SUPPORTED_VERSIONS:
+        raise TraceError(f"{path}: trace format version {major} is no longer supported "
+                         f"(supported: {SUPPORTED_VERSIONS})")

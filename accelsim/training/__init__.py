@@ -1,0 +1,1 @@
+"""Small DNN training runs (datasets, models, pruning-while-training) behind the traces."""

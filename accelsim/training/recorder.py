@@ -1,0 +1,296 @@
+"""TraceRecorder: the training hook that writes what a run kept in memory, step by step.
+
+Attach it to any PyTorch loop::
+
+    method = DropBack(model, compression=25)
+    method.attach(optimizer)                      # the method first: it masks, then we record
+    with TraceRecorder(model, optimizer, "run.trace", method=method) as recorder:
+        for x, y in data:
+            ...
+            loss.backward()
+            optimizer.step()                      # the step post-hook records this step
+            recorder.log(loss=loss.item())        # annotates the step just recorded
+
+The network as executed is captured by forward hooks on the first forward pass. Each
+record is held until the next step completes (or the recorder closes), so scalars logged
+after ``optimizer.step()`` — the loss, an epoch's test accuracy — land in it.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from accelsim import __version__
+from accelsim.errors import ConfigError
+from accelsim.trace import LayerInfo, StepRecord, TensorInfo, TraceHeader, TraceWriter
+from accelsim.training.init import RegenInit
+from accelsim.training.methods import Dense, PruningMethod
+from accelsim.training.params import parameter_table
+
+_LAYER_KINDS = {
+    nn.Linear: "linear", nn.Conv2d: "conv2d", nn.BatchNorm1d: "batchnorm1d",
+    nn.BatchNorm2d: "batchnorm2d", nn.MaxPool2d: "maxpool2d", nn.AvgPool2d: "avgpool2d",
+    nn.AdaptiveAvgPool2d: "adaptiveavgpool2d", nn.ReLU: "relu", nn.Dropout: "dropout",
+    nn.Flatten: "flatten", nn.Identity: "identity",
+}
+_ACTIVATIONS = (nn.ReLU,)
+
+
+def _pair(value) -> tuple[int, int] | None:
+    if value is None:
+        return None
+    return tuple(value) if isinstance(value, tuple | list) else (value, value)
+
+
+def _layer_info(name: str, module: nn.Module, inputs, output, tensor_ids) -> LayerInfo:
+    kind = _LAYER_KINDS.get(type(module), type(module).__name__.lower())
+    weight = getattr(module, "weight", None)
+    bias = getattr(module, "bias", None)
+    conv_like = isinstance(module, nn.Conv2d | nn.MaxPool2d | nn.AvgPool2d)
+    x = inputs[0] if inputs and torch.is_tensor(inputs[0]) else None
+    return LayerInfo(
+        name=name, kind=kind,
+        weight_shape=tuple(weight.shape) if torch.is_tensor(weight) else None,
+        bias_shape=tuple(bias.shape) if torch.is_tensor(bias) else None,
+        stride=_pair(getattr(module, "stride", None)) if conv_like else None,
+        padding=_pair(getattr(module, "padding", None)) if conv_like else None,
+        dilation=_pair(getattr(module, "dilation", None)) if conv_like else None,
+        groups=getattr(module, "groups", None),
+        in_shape=tuple(x.shape[1:]) if x is not None else None,
+        out_shape=tuple(output.shape[1:]) if torch.is_tensor(output) else None,
+        tensor_ids=list(tensor_ids),
+    )
+
+
+class TraceRecorder:
+    """Records one step record per optimizer step (or every ``record_every`` steps)."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        path: str,
+        method: PruningMethod | None = None,
+        *,
+        net: str | None = None,
+        dataset: str = "",
+        regen_init: RegenInit | None = None,
+        record_every: int = 1,
+        activation_density: bool = False,
+        count_changed: bool = True,
+        keyframe_every: int = 256,
+        overwrite: bool = False,
+        extra: dict[str, Any] | None = None,
+    ):
+        if record_every < 1:
+            raise ConfigError(f"record_every must be >= 1, got {record_every}")
+        if os.path.exists(path) and not overwrite:
+            raise ConfigError(f"{path} already exists; choose another --out or overwrite it")
+        self.model, self.optimizer, self.path = model, optimizer, str(path)
+        self.method = method if method is not None else Dense(model)
+        self.entries = parameter_table(model)
+        self.net = net or type(model).__name__
+        self.dataset, self.record_every, self.extra = dataset, record_every, extra or {}
+        self.regen_init = regen_init or getattr(self.method, "init", None)
+        self.activation_density = activation_density
+        self.count_changed = count_changed
+        self._writer_options = {"keyframe_every": keyframe_every, "overwrite": overwrite}
+        self._layers: list[LayerInfo] = []
+        self._layer_modules: list[nn.Module] = []
+        self._densities: dict[int, float] = {}
+        self._batch_size = 0
+        self._writer: TraceWriter | None = None
+        self._pending: StepRecord | None = None
+        self._before: list[torch.Tensor] | None = None
+        self._recorded_masks: dict[int, torch.Tensor] = {}
+        self._wrote_first = False
+        self._captured = False
+        self._steps = 0
+        self._handles: list = []
+        self.attach()
+
+    # -- hooks -----------------------------------------------------------------------
+    def attach(self) -> None:
+        owned = {}
+        for entry in self.entries:
+            owned.setdefault(entry.layer, []).append(entry.tensor_id)
+        for name, module in self.model.named_modules():
+            if not list(module.children()):
+                self._handles.append(module.register_forward_hook(
+                    self._capture_hook(name, owned.get(name, []))))
+        self._handles.append(self.model.register_forward_hook(self._captured_hook))
+        self._handles.append(self.optimizer.register_step_pre_hook(self._before_step))
+        self._handles.append(self.optimizer.register_step_post_hook(self._after_step))
+
+    def _captured_hook(self, module, inputs, output) -> None:
+        self._captured = bool(self._layers)
+
+    def _capture_hook(self, name: str, tensor_ids):
+        def hook(module, inputs, output):
+            if not self._captured:
+                if not self._layers and inputs and torch.is_tensor(inputs[0]):
+                    self._batch_size = int(inputs[0].shape[0])
+                self._layers.append(_layer_info(name, module, inputs, output, tensor_ids))
+                self._layer_modules.append(module)
+            if self.activation_density and module.training and isinstance(module, _ACTIVATIONS):
+                position = self._layer_position(module)
+                if position is not None:
+                    self._densities[position] = float((output != 0).float().mean())
+        return hook
+
+    def _layer_position(self, module: nn.Module) -> int | None:
+        for position, candidate in enumerate(self._layer_modules):
+            if candidate is module:
+                return position
+        return None
+
+    def _due(self) -> bool:
+        return (self._steps + 1) % self.record_every == 0
+
+    @torch.no_grad()
+    def _before_step(self, optimizer, args, kwargs) -> None:
+        if self.count_changed and self._due():
+            self._before = [e.param.detach().clone() for e in self.entries]
+
+    @torch.no_grad()
+    def _after_step(self, optimizer, args, kwargs) -> None:
+        if self.method.step_count != self._steps + 1 and not isinstance(self.method, Dense):
+            raise ConfigError("TraceRecorder: attach the method to the optimizer before "
+                              "creating the recorder (its masks must be applied first)")
+        self._steps += 1
+        if self._steps % self.record_every:
+            return
+        if self._writer is None:
+            self._writer = TraceWriter(self.path, self._header(), **self._writer_options)
+        self._flush_pending()
+        self._pending = self._record(self._steps)
+
+    # -- records -----------------------------------------------------------------------
+    def _record(self, step: int) -> StepRecord:
+        record = StepRecord(step=step, lr=float(self.optimizer.param_groups[0]["lr"]))
+        for entry in self.entries:
+            self._add_stored_set(record, entry, first=not self._wrote_first)
+            structure = self.method.structure_mask(entry.name)
+            if structure is not None:
+                record.structure_masks[entry.tensor_id] = structure.cpu().numpy().astype(bool)
+        self._wrote_first = True
+        if self._before is not None:
+            for entry, before in zip(self.entries, self._before, strict=True):
+                record.changed[entry.tensor_id] = int((entry.param != before).sum())
+            self._before = None
+        if self.activation_density:
+            record.activation_density = np.array(
+                [self._densities.get(i, math.nan) for i in range(len(self._layers))],
+                dtype=np.float32)
+        return record
+
+    def _add_stored_set(self, record: StepRecord, entry, first: bool) -> None:
+        """Full mask on the first record, the method's own delta afterwards when it has
+        one for exactly this interval, else a comparison against the last recorded mask."""
+        tid = entry.tensor_id
+        if isinstance(self.method, Dense):
+            return  # every weight stored, which is what a trace assumes until told otherwise
+        mask = self.method.stored_mask(entry.name).flatten()
+        if first or self.record_every > 1:
+            previous = self._recorded_masks.get(tid)
+            if previous is None:
+                record.stored_masks[tid] = mask.cpu().numpy().astype(bool)
+            else:
+                record.entered[tid] = (mask & ~previous).nonzero().squeeze(1).cpu().numpy()
+                record.left[tid] = (previous & ~mask).nonzero().squeeze(1).cpu().numpy()
+            self._recorded_masks[tid] = mask.clone()
+            return
+        delta = self.method.mask_delta(entry.name)
+        if delta is not None:
+            entered, left = delta
+            record.entered[tid] = entered.cpu().numpy()
+            record.left[tid] = left.cpu().numpy()
+
+    def _flush_pending(self) -> None:
+        if self._pending is not None:
+            self._writer.append(self._pending)
+            self._pending = None
+
+    def log(self, loss: float | None = None, accuracy: float | None = None) -> None:
+        """Attach scalars to the step just recorded (no-op between recorded steps)."""
+        if self._pending is None:
+            return
+        if loss is not None:
+            self._pending.loss = float(loss)
+        if accuracy is not None:
+            self._pending.accuracy = float(accuracy)
+
+    # -- header ------------------------------------------------------------------------
+    def _header(self) -> TraceHeader:
+        if not self._layers:
+            raise ConfigError("TraceRecorder: the model ran no forward pass before the first "
+                              "optimizer step; nothing to record")
+        tensors = []
+        for entry in self.entries:
+            spec = self.regen_init.specs.get(entry.name) if self.regen_init else None
+            structure = self.method.structure_mask(entry.name)
+            tensors.append(TensorInfo(
+                tensor_id=entry.tensor_id, name=entry.name, layer=entry.layer, role=entry.role,
+                shape=tuple(entry.param.shape), init=spec.to_dict() if spec else {},
+                structure_size=0 if structure is None else int(structure.numel())))
+        regen = self.regen_init.to_dict() if self.regen_init else {"name": "none",
+                                                                     "version": 0, "seed": 0}
+        dtype = str(self.entries[0].param.dtype).replace("torch.", "") if self.entries else ""
+        return TraceHeader(
+            net=self.net, layers=self._layers, tensors=tensors, method=self.method.name,
+            method_params=self.method.hparams(), optimizer=type(self.optimizer).__name__.lower(),
+            optimizer_state_per_weight=self._state_per_weight(), batch_size=self._batch_size,
+            dtypes={"weights": dtype, "activations": dtype, "gradients": dtype,
+                    "optimizer_state": dtype},
+            regen=regen, dataset=self.dataset, record_every=self.record_every,
+            extra={"recorded_by": f"accelsim {__version__} TraceRecorder", **self.extra},
+        )
+
+    def _state_per_weight(self) -> int:
+        """Per-weight optimizer state tensors (SGD 0, momentum 1, Adam 2), after step 1."""
+        for entry in self.entries:
+            state = self.optimizer.state.get(entry.param, {})
+            return sum(1 for v in state.values()
+                       if torch.is_tensor(v) and v.shape == entry.param.shape)
+        return 0
+
+    # -- lifetime ----------------------------------------------------------------------
+    def close(self, clean: bool = True) -> None:
+        """Write the last record and close the file (with its end marker when clean)."""
+        for handle in self._handles:
+            handle.remove()
+        self._handles.clear()
+        if self._writer is None:
+            return
+        self._flush_pending()
+        if clean:
+            self._writer.close()
+        else:
+            self._writer.__exit__(RuntimeError, None, None)
+
+    def __enter__(self) -> TraceRecorder:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.close(clean=exc_type is None)
+
+
+def record(config, out: str, overwrite: bool = False, progress: bool = True):
+    """Train as configured and write the trace to ``out``; returns the TrainResult."""
+    from accelsim.training.loop import prepare, train
+
+    run = prepare(config)
+    with TraceRecorder(run.model, run.optimizer, out, run.method, net=config.net,
+                       dataset=run.data.name, regen_init=run.init, overwrite=overwrite,
+                       extra={"seed": config.seed, "epochs": config.epochs,
+                              "lr": config.lr}) as recorder:
+        result = train(run, progress=progress,
+                       on_step=lambda step, loss, lr: recorder.log(loss=loss),
+                       on_epoch=lambda epoch, accuracy: recorder.log(accuracy=accuracy))
+    return result

@@ -1,0 +1,80 @@
+"""The `accelsim` command: success paths and one-line errors with exit code 1."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from accelsim.cli import main
+from accelsim.trace import open_trace
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--net", "lenet-9000"], "unknown net"),
+        (["--method", "magic"], "unknown method"),
+        (["--method", "dropback", "--budget", "300000"], "budget 300000"),
+        (["--epochs", "-1"], "--epochs must be >= 0"),
+        (["--dataset", "mnist"], "--data-dir"),
+        (["--dataset", "mnist", "--data-dir", "/nonexistent/mnist"], "/nonexistent/mnist"),
+        (["--method", "dense", "--compression", "4"], "takes no --compression"),
+        (["--lr", "0"], "--lr must be a positive number"),
+    ],
+)
+def test_bad_record_input_is_one_line_and_exit_1(args, message, tmp_path, capsys):
+    out = tmp_path / "never.trace"
+    code = main(["record", *args, "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.startswith("accelsim: error: ") and err.count("\n") == 1
+    assert message.lower() in err.lower()
+    assert "Traceback" not in err
+    assert not out.exists()
+
+
+def test_existing_output_is_kept(tmp_path, capsys):
+    out = tmp_path / "keep.trace"
+    out.write_text("do not lose me")
+    assert main(["record", "--epochs", "1", "--out", str(out)]) == 1
+    assert "already exists" in capsys.readouterr().err
+    assert out.read_text() == "do not lose me"
+
+
+def test_usage_error_exits_2(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["record", "--epochs", "many", "--out", "x"])
+    assert exc.value.code == 2
+
+
+def test_record_json_info_and_verify_through_the_console_script(tmp_path):
+    out = tmp_path / "db.trace"
+    done = subprocess.run(
+        [sys.executable, "-m", "accelsim.cli", "record", "--method", "dropback",
+         "--compression", "25", "--epochs", "2", "--seed", "1", "--out", str(out), "--json"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["net"] == "lenet-300-100" and summary["params"] == 266_610
+    assert summary["tracked"] == 266_610 // 25 and summary["steps"] == 2 * 23
+    assert summary["compression"] == pytest.approx(25.0, rel=1e-3)
+    assert 0 <= summary["test_accuracy"] <= 100
+    with open_trace(str(out)) as trace:
+        assert trace.num_steps == summary["steps"]
+        counts = trace.stored_counts()
+        assert (counts.sum(axis=1) == summary["tracked"]).all()
+    assert main(["trace", "verify", str(out)]) == 0
+    assert main(["trace", "info", str(out), "--json"]) == 0
+
+
+def test_verify_reports_damage_with_exit_1(tmp_path, capsys):
+    out = tmp_path / "d.trace"
+    assert main(["record", "--epochs", "1", "--out", str(out), "--json"]) == 0
+    data = bytearray(out.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    out.write_bytes(bytes(data))
+    capsys.readouterr()
+    assert main(["trace", "verify", str(out)]) == 1
+    assert "corrupt" in capsys.readouterr().out.lower()
