@@ -206,7 +206,8 @@ class TraceReader:
         return stored, churn
 
     def summary(self) -> dict[str, Any]:
-        """Steps, tensors, stored count and churn (entered + left) per step, file size."""
+        """Steps, tensors, stored count and churn (entered + left, from the second record
+        on) per step, file size."""
         stored, churn = self._count_table()
         params = self.header.params_total
         cells = params * self.num_steps
@@ -218,7 +219,9 @@ class TraceReader:
             "tensors": len(self._tensors),
             "params_total": params,
             "stored": _spread(stored.sum(axis=1)),
-            "churn": _spread(churn),
+            # The first record has no recorded predecessor: its "churn" is the set-up of
+            # the stored set (e.g. DropBack's first top-k), not a change between steps.
+            "churn": _spread(churn[1:]),
             "file_size_bytes": self.file_size_bytes,
             "bits_per_weight_per_step": self.file_size_bytes * 8 / cells if cells else None,
             "truncated": self.truncated,

@@ -176,8 +176,9 @@ def test_mean_activation_ranks_by_output_not_weights():
         model[0].weight.copy_(
             torch.tensor([[9.0, -9.0, 9.0, -9.0], [1.0] * 4, [2.0] * 4, [0.1] * 4]).view(4, 1, 2, 2)
         )
-    method = FilterPruning(model, target=0.5, criterion="mean_activation", total_steps=2,
-                           rounds=1, end_fraction=1.0)
+    method = FilterPruning(
+        model, target=0.5, criterion="mean_activation", total_steps=2, rounds=1, end_fraction=1.0
+    )
     optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
     method.attach(optimizer)
     for _ in range(2):
@@ -227,8 +228,9 @@ def test_masks_and_delta():
 def test_state_dict_round_trip():
     model, method, _ = run_schedule("random", seed=2, end_fraction=0.9)
     state = method.state_dict()
-    other = FilterPruning(conv_net(seed=1), criterion="random", total_steps=20, seed=2,
-                          end_fraction=0.9)
+    other = FilterPruning(
+        conv_net(seed=1), criterion="random", total_steps=20, seed=2, end_fraction=0.9
+    )
     other.load_state_dict(state)
     assert other.step_count == method.step_count == 20
     assert other.events_done == method.events_done
@@ -239,8 +241,9 @@ def test_state_dict_round_trip():
     half_optimizer = torch.optim.SGD(half_model.parameters(), lr=0.05)
     half.attach(half_optimizer)
     train(half_model, half_optimizer, 8)
-    resumed = FilterPruning(conv_net(), criterion="random", total_steps=20, seed=2,
-                            end_fraction=0.9)
+    resumed = FilterPruning(
+        conv_net(), criterion="random", total_steps=20, seed=2, end_fraction=0.9
+    )
     resumed.load_state_dict(half.state_dict())
     assert resumed.events_done == half.events_done < resumed.rounds
     wrong = FilterPruning(nn.Sequential(nn.Conv2d(1, 3, 1)), total_steps=5)

@@ -74,7 +74,7 @@ def test_penalty_matches_hand_computation():
     keep = round(0.25 * magnitudes.numel())
     threshold = magnitudes.sort(descending=True).values[keep - 1]
     dropped = magnitudes[magnitudes < threshold]
-    a = 0.1 * (1e5 / 0.1) ** (7 / 20)
+    a = 0.1 * (1e6 / 0.1) ** (7 / 20)
     expected = 1e-3 * a / 2 * (dropped**2).sum()
     assert swd.penalty().item() == pytest.approx(expected.item(), rel=1e-5)
 
@@ -113,7 +113,7 @@ def test_clamp_caps_coefficient_at_inverse_lr():
     swd = SelectiveWeightDecay(model, target=0.5, total_steps=10)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     swd.attach(optimizer)
-    swd.step_count = 10  # coefficient 5e-4 * 1e5 = 50 > 1 / lr = 10
+    swd.step_count = 10  # coefficient 5e-4 * 1e6 = 500 > 1 / lr = 10
     weights = {name: p.detach().clone() for name, p in model.named_parameters()}
     for p in model.parameters():
         p.grad = torch.zeros_like(p)
@@ -190,8 +190,9 @@ def test_structured_pairs_batchnorm_with_preceding_conv():
     ]
     assert swd.groups[0].conv_bias is None and swd.groups[1].conv_bias.name == "3.bias"
     assert [g.params_per_channel for g in swd.groups] == [2 + 27, 2 + 72 + 1]
-    resnet = SelectiveWeightDecay(build_net("resnet-20", (3, 32, 32)), structured=True,
-                                  target=0.3, total_steps=10)
+    resnet = SelectiveWeightDecay(
+        build_net("resnet-20", (3, 32, 32)), structured=True, target=0.3, total_steps=10
+    )
     pairs = {g.gamma.name: g.conv_weight.name for g in resnet.groups}
     assert pairs["stem.1.weight"] == "stem.0.weight"
     assert pairs["stages.1.0.bn2.weight"] == "stages.1.0.conv2.weight"
@@ -242,7 +243,7 @@ def test_structured_gradient_equals_autograd_and_finalize_zeroes_channels():
     for p, g in zip(params, expected, strict=True):
         torch.testing.assert_close(p.grad, torch.zeros_like(p) if g is None else g)
     assert swd.stored_count() == swd.total_count()
-    assert swd.structure_mask("1.weight") is None
+    assert swd.structure_mask("1.weight").all() and swd.structure_mask("1.weight").shape == (8,)
     swd.finalize()
     channels = swd.structure_mask("4.weight")
     assert channels.shape == (16,) and not channels.all()
@@ -277,6 +278,7 @@ def test_hparams_are_complete():
     hp = swd.hparams()
     assert hp["target"] == 0.8 and hp["weight_decay"] == 1e-4 and hp["a_max"] == 1e4
     assert hp["a_min"] == 0.1 and hp["total_steps"] == 7 and hp["structured"] is False
+    assert hp["criterion"] == "magnitude" and hp["kept_weights"] == round(0.2 * 174)
 
 
 @pytest.mark.parametrize(

@@ -5,8 +5,8 @@ The paper does not publish its schedule; ours is:
 
 * ``rounds`` pruning events evenly spaced from step ``start_fraction * total_steps`` to step
   ``end_fraction * total_steps`` (both ends included, each rounded half up, at least 1; a
-  single round happens at the end point). An event due at step ``s`` runs right after the optimizer step with
-  index ``s - 1``, i.e. the first ``s`` steps train the full net.
+  single round happens at the end point). An event due at step ``s`` runs right after the
+  optimizer step with index ``s - 1``, i.e. the first ``s`` steps train the full net.
 * At event ``r`` (1..rounds) each conv loses filters until ``floor(target * r / rounds *
   out_channels)`` are pruned, never all of them (at least one filter remains). After the last
   event exactly ``floor(target * out_channels)`` filters of each conv are gone; training then
