@@ -83,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     _add_record(sub)
     _add_trace(sub)
+    _add_simulate(sub)
     return parser
 
 
@@ -135,6 +136,67 @@ def _cmd_trace_verify(args: argparse.Namespace) -> int:
     report = verify(args.trace)
     print(report.message)
     return 0 if report.status == "intact" else 1
+
+
+def _add_simulate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "simulate", help="replay a trace on an accelerator description",
+        description="Replay a trace (or a SCALE-Sim topology as a dense workload) on the "
+                    "accelerator described by HW (a TOML file or a preset name from "
+                    "models/) and write every counter to RESULT.json: DRAM bytes per "
+                    "operand, SRAM traffic, regenerated values, MACs, cycles and energy, "
+                    "per layer and phase.")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("trace", nargs="?", metavar="TRACE", help="trace file to replay")
+    source.add_argument("--topology", metavar="CSV",
+                        help="SCALE-Sim conv topology CSV, simulated as one dense step")
+    p.add_argument("--hw", required=True, metavar="HW",
+                   help="hardware description: a .toml file or a preset name "
+                        "(e.g. scalesim-32x32-ws, edge-lpddr4, dropback-edge)")
+    p.add_argument("--fidelity", default="fast", choices=["fast"],
+                   help="fast: closed-form double-buffered pipeline per tile (numba)")
+    p.add_argument("--phases", default="fwd,bwd_data,bwd_weight,update",
+                   help="comma-separated subset of fwd,bwd_data,bwd_weight,update")
+    p.add_argument("--steps", metavar="A:B",
+                   help="only recorded steps A <= step < B (either side may be empty)")
+    p.add_argument("--out", required=True, metavar="RESULT.json", help="result file")
+    p.add_argument("--csv", metavar="LAYERS.csv", help="also write per-layer rows as CSV")
+    p.set_defaults(run=_cmd_simulate)
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    from accelsim.sim import simulate
+
+    phases = [p.strip() for p in args.phases.split(",") if p.strip()]
+    result = simulate(args.trace, args.hw, topology=args.topology, phases=phases,
+                      steps=args.steps, progress=True)
+    _write_text(args.out, result.to_json())
+    if args.csv:
+        _write_text(args.csv, result.layers_csv())
+    totals = result.totals()
+    print(f"{result.trace['net']} ({result.trace['method']}) on {result.hardware['name']}: "
+          f"{totals['cycles']:.4g} cycles, {totals['energy_pj'] / 1e6:.4g} uJ, DRAM "
+          f"{totals['dram_read_bytes'] / 1e6:.4g} MB read / "
+          f"{totals['dram_write_bytes'] / 1e6:.4g} MB written "
+          f"(weights {totals['weight_dram_read_bytes'] / 1e6:.4g} MB); {args.out}")
+    return 0
+
+
+def _write_text(path: str, text: str) -> None:
+    """Write via a temporary file and rename, so a failure never leaves half a file."""
+    import os
+    import tempfile
+
+    from accelsim.errors import ConfigError
+
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".accelsim-", suffix=".tmp")
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except OSError as err:
+        raise ConfigError(f"cannot write {path}: {err.strerror}") from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,158 @@
+"""Lowering: every recorded layer and training phase as GEMM-shaped array work.
+
+Convention: ``O[m x n] = A[m x k] . B[k x n]`` repeated ``groups`` times. Per phase
+(P = batch x output pixels, Kw = in_channels/groups x kh x kw, F = out_channels/groups):
+
+========== ===================== ============ ============ ============
+phase      m x k x n             A            B            O
+========== ===================== ============ ============ ============
+fwd        P x Kw x F            inputs       weights      outputs
+bwd_data   P x F x Kw            grad_outputs weights^T    grad_inputs
+bwd_weight Kw x P x F            inputs^T     grad_outputs grad_weights
+========== ===================== ============ ============ ============
+
+Convolutions use their im2col shape for the array work, but each operand's compulsory
+DRAM footprint is the real tensor (``*_bytes``), never the im2col duplication. The first
+GEMM layer has no ``bwd_data`` (nothing upstream needs its input gradient). Norm,
+activation and pooling layers are fused into the GEMM layer that produces their input:
+they move no data of their own. The update phase is a streaming pass over each layer's
+parameter tensors, lowered in :mod:`accelsim.sim.replay`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from accelsim.errors import TraceError
+from accelsim.trace import LayerInfo, TraceHeader
+
+GEMM_KINDS = ("linear", "conv2d")
+PHASES = ("fwd", "bwd_data", "bwd_weight", "update")
+
+
+@dataclass(frozen=True)
+class GemmLayer:
+    """The geometry of one conv/linear layer, from which every phase's GEMM follows."""
+
+    name: str
+    batch: int
+    pixels: int  # output pixels per sample (1 for linear)
+    in_elements: int  # per-sample input activations (unpadded)
+    out_elements: int  # per-sample output activations
+    in_channels: int
+    out_channels: int
+    kernel: int  # kh * kw (1 for linear)
+    groups: int
+    weight_tensor: int | None  # tensor_id of the weight
+    tensor_ids: tuple[int, ...]  # every parameter the layer owns (weight, bias)
+    first: bool  # the first GEMM layer: no bwd_data
+
+    @property
+    def weight_k(self) -> int:
+        """Kw: reduction length of the forward GEMM (in/groups x kh x kw)."""
+        return self.in_channels // self.groups * self.kernel
+
+    @property
+    def filters_per_group(self) -> int:
+        return self.out_channels // self.groups
+
+    def alive(self, out_alive: int, in_alive: int) -> GemmLayer:
+        """The layer with pruned filters (outputs) and pruned input channels removed."""
+        if out_alive == self.out_channels and in_alive == self.in_channels:
+            return self
+        in_scale = in_alive / self.in_channels
+        return GemmLayer(
+            self.name, self.batch, self.pixels,
+            math.ceil(self.in_elements * in_scale),
+            self.out_elements // self.out_channels * out_alive,
+            in_alive, out_alive, self.kernel, self.groups, self.weight_tensor,
+            self.tensor_ids, self.first,
+        )
+
+
+@dataclass(frozen=True)
+class Gemm:
+    """One phase of one layer as array work, with its operands' roles and footprints."""
+
+    layer: str
+    phase: str
+    m: int
+    k: int
+    n: int
+    groups: int
+    a_role: str
+    b_role: str
+    o_role: str
+    a_elements: int  # compulsory elements of each operand (whole batch, all groups)
+    b_elements: int
+    o_elements: int
+    weight_operand: str  # "b" when B is the weight tensor, "" otherwise
+
+    @property
+    def macs(self) -> int:
+        return self.m * self.k * self.n * self.groups
+
+
+def _channels(shape: tuple[int, ...]) -> int:
+    return shape[0] if shape else 1
+
+
+def gemm_layers(header: TraceHeader) -> list[GemmLayer]:
+    """The conv/linear layers of a trace in execution order, checked for consistency."""
+    layers = []
+    for info in header.layers:
+        if info.kind not in GEMM_KINDS:
+            continue
+        layers.append(_gemm_layer(info, header, first=not layers))
+    if not layers:
+        raise TraceError(f"trace of {header.net!r} has no conv2d or linear layer to simulate")
+    return layers
+
+
+def _gemm_layer(info: LayerInfo, header: TraceHeader, first: bool) -> GemmLayer:
+    where = f"layer {info.name!r}"
+    if not info.weight_shape or not info.in_shape or not info.out_shape:
+        raise TraceError(f"{where}: weight, input and output shapes are required")
+    weight = [t for t in info.tensor_ids if header.tensor(t).role == "weight"]
+    if info.kind == "linear":
+        out_features, in_features = info.weight_shape
+        pixels, kernel, groups = 1, 1, 1
+        in_ch, out_ch = in_features, out_features
+    else:
+        out_ch = info.weight_shape[0]
+        groups = info.groups or 1
+        in_ch = info.weight_shape[1] * groups
+        kernel = math.prod(info.weight_shape[2:])
+        pixels = math.prod(info.out_shape[1:])
+        if _channels(info.in_shape) != in_ch or _channels(info.out_shape) != out_ch:
+            raise TraceError(f"{where}: activation shapes {info.in_shape} -> "
+                             f"{info.out_shape} disagree with weight {info.weight_shape}")
+    return GemmLayer(
+        name=info.name, batch=header.batch_size, pixels=pixels,
+        in_elements=math.prod(info.in_shape), out_elements=math.prod(info.out_shape),
+        in_channels=in_ch, out_channels=out_ch, kernel=kernel, groups=groups,
+        weight_tensor=weight[0] if weight else None, tensor_ids=tuple(info.tensor_ids),
+        first=first,
+    )
+
+
+def lower(layer: GemmLayer, phase: str) -> Gemm | None:
+    """The GEMM of one phase of one layer; None when the phase does no array work."""
+    p = layer.batch * layer.pixels
+    kw, f, g = layer.weight_k, layer.filters_per_group, layer.groups
+    inputs = layer.batch * layer.in_elements
+    outputs = layer.batch * layer.out_elements
+    weights = kw * f * g
+    if phase == "fwd":
+        return Gemm(layer.name, phase, p, kw, f, g, "inputs", "weights", "outputs",
+                    inputs, weights, outputs, "b")
+    if phase == "bwd_data":
+        if layer.first:
+            return None
+        return Gemm(layer.name, phase, p, f, kw, g, "grad_outputs", "weights", "grad_inputs",
+                    outputs, weights, inputs, "b")
+    if phase == "bwd_weight":
+        return Gemm(layer.name, phase, kw, p, f, g, "inputs", "grad_outputs", "grad_weights",
+                    inputs, outputs, weights, "")
+    return None

@@ -1,0 +1,43 @@
+"""What it costs to fetch a weight tensor's stored values in the description's format.
+
+A tensor whose every weight is stored, or whose pruning is structural (dead filters are
+simply absent), is laid out densely: values only. A tensor with an unstructured stored
+set (DropBack) is laid out in ``storage.format`` (bits per format: hw.Storage), and the
+weights it does not store come from the regeneration unit. Without a regeneration unit,
+or in the dense format, the weights that are not stored are fetched as dense values:
+no saving.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from accelsim.hw.description import Storage
+
+
+@dataclass(frozen=True)
+class WeightFetch:
+    """Bytes and regenerated values to bring one weight tensor to the array once."""
+
+    value_bytes: float
+    metadata_bytes: float
+    regen_values: int
+    stored: int
+
+    @property
+    def total_bytes(self) -> float:
+        return self.value_bytes + self.metadata_bytes
+
+
+def weight_fetch(numel: int, stored: int, value_bytes: int, storage: Storage,
+                 has_regen: bool, padding: int = 0) -> WeightFetch:
+    """Cost of one full read of a tensor with ``stored`` of ``numel`` weights stored.
+
+    ``padding``: the relative-index CSR filler entries for this stored set.
+    """
+    if stored >= numel or storage.format == "dense" or not has_regen:
+        return WeightFetch(float(numel * value_bytes), 0.0, 0, numel)
+    value_bits = 8 * value_bytes
+    total_bits = storage.stored_bits(numel, stored, value_bits, padding)
+    values = (stored + padding) * value_bytes if storage.format == "csr" else stored * value_bytes
+    return WeightFetch(float(values), total_bits / 8.0 - values, numel - stored, stored)
