@@ -11,8 +11,9 @@ os     O (m x n)      m/R x n/C     k: A and B in, finished sums stay put
 is     A^T (k x m)    k/R x m/C     n: B columns in, partial sums of O out
 ====== ============== ============= ===================================================
 
-Compute cycles per fold are SCALE-Sim's ``2R + C + T - 2`` (fill, skew, stream, drain),
-minus one overall. To fit the buffers the streamed dimension may be cut into chunks of
+Compute cycles per fold are SCALE-Sim's ``2R + C + T - 2`` for ws and is (weight or input
+preload, skew, stream, drain) and ``R + C + T - 2`` for os (nothing to preload), minus one
+overall. To fit the buffers the streamed dimension may be cut into chunks of
 length t (each chunk pays the fill again), and the two fold loops may run in either
 order. For each non-stationary operand the model asks one question — does the data it
 must keep between reuses fit in its buffer's working half? — and charges one DRAM read
@@ -50,6 +51,7 @@ class ArrayConfig:
     o_buffer_bytes: float
     dram_bytes_per_cycle: float
     regen_lanes: int  # 0: no regeneration unit
+    tiling: bool = True  # False: stream whole folds, never chunk (SCALE-Sim's mapping)
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,11 @@ class GemmCost:
     psum_spill_bytes: float  # written and read back again (counted in both directions)
     b_fetches: int  # how many times B is fetched whole (regen work scales with it)
     chunks: int
+
+
+def _fill(rows: int, cols: int, flow: int) -> int:
+    """Cycles a fold spends besides streaming: preload (ws, is), skew and drain."""
+    return (rows if flow == OS else 2 * rows) + cols - 2
 
 
 def _ceil(a: float, b: float) -> int:
@@ -156,7 +163,7 @@ def best_mapping(shape: GemmShape, cfg: ArrayConfig) -> tuple[int, bool, tuple]:
     flow = DATAFLOWS[cfg.dataflow]
     _, _, stream = _folds(shape, cfg.rows, cfg.cols, flow)
     best = None
-    for chunks in _chunk_candidates(stream):
+    for chunks in _chunk_candidates(stream) if cfg.tiling else [1]:
         for rows_outer in (True, False):
             traffic = _mapping_bytes(shape, cfg, flow, chunks, rows_outer)
             key = (sum(traffic), chunks)
@@ -166,7 +173,7 @@ def best_mapping(shape: GemmShape, cfg: ArrayConfig) -> tuple[int, bool, tuple]:
 
 
 @njit(cache=True)
-def tile_cycles_kernel(fold_weight_share, chunks, stream, rows, cols, a_tile_bytes,
+def tile_cycles_kernel(fold_weight_share, chunks, stream, fill, a_tile_bytes,
                        b_fold_bytes, o_tile_bytes, regen_fold_values, regen_lanes,
                        bytes_per_cycle):
     """Sum over tiles of max(compute, transfer, regen), plus fill and drain.
@@ -184,7 +191,7 @@ def tile_cycles_kernel(fold_weight_share, chunks, stream, rows, cols, a_tile_byt
             length = stream // chunks + (1 if c < stream % chunks else 0)
             if length == 0:
                 continue
-            compute = 2 * rows + cols + length - 2
+            compute = fill + length
             compute_total += compute
             moved = a_tile_bytes * length / stream + o_tile_bytes * length / stream
             regen = 0.0
@@ -214,7 +221,7 @@ def gemm_cost(shape: GemmShape, cfg: ArrayConfig, regen_values: float = 0.0,
     a_per_fold = a_reads / folds
     o_per_fold = (o_writes + spill) / folds
     compute, cycles = tile_cycles_kernel(
-        fold_weight_share, chunks, stream, cfg.rows, cfg.cols, a_per_fold,
+        fold_weight_share, chunks, stream, _fill(cfg.rows, cfg.cols, flow), a_per_fold,
         b_reads, o_per_fold, regen_values * b_fetches, cfg.regen_lanes,
         cfg.dram_bytes_per_cycle)
     groups = shape.groups
@@ -231,8 +238,9 @@ def gemm_cost(shape: GemmShape, cfg: ArrayConfig, regen_values: float = 0.0,
 
 def compute_cycles_closed_form(m: int, k: int, n: int, rows: int, cols: int,
                                dataflow: str) -> int:
-    """SCALE-Sim's compute cycles for one unchunked GEMM: folds x (2R + C + T - 2) - 1."""
+    """SCALE-Sim's compute cycles for one unchunked GEMM: folds x (fill + T) - 1."""
     shape = GemmShape(m, k, n, 1, 0, 0, 0, 0)
-    fr, fc, stream = _folds(shape, rows, cols, DATAFLOWS[dataflow])
-    return fr * fc * (2 * rows + cols + stream - 2) - 1
+    flow = DATAFLOWS[dataflow]
+    fr, fc, stream = _folds(shape, rows, cols, flow)
+    return fr * fc * (_fill(rows, cols, flow) + stream) - 1
 

@@ -25,6 +25,7 @@ def sim_params(hw: Hardware) -> SimParams:
         o_buffer_bytes=o.working_set_bytes / share,
         dram_bytes_per_cycle=hw.dram_bytes_per_cycle,
         regen_lanes=hw.regen.lanes if hw.regen else 0,
+        tiling=hw.array.tiling,
     )
     dram_pj_per_bit = (dram.read_energy_pj_per_bit + dram.write_energy_pj_per_bit) / 2
     return SimParams(

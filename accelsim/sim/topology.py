@@ -46,7 +46,10 @@ def read_topology(path: str | Path) -> TraceHeader:
         if min(h, w, fh, fw, c, k, stride) < 1 or fh > h or fw > w:
             raise ConfigError(f"{path}:{line}: layer {name!r}: impossible geometry "
                               f"(ifmap {h}x{w}, filter {fh}x{fw}, stride {stride})")
-        out_h, out_w = (h - fh) // stride + 1, (w - fw) // stride + 1
+        # SCALE-Sim's own output size, ceil((H - F + S) / S): a topology means what it
+        # means to SCALE-Sim (it differs from floor((H - F) / S) + 1 when S does not
+        # divide H - F).
+        out_h, out_w = -(-(h - fh + stride) // stride), -(-(w - fw + stride) // stride)
         tid = len(tensors)
         tensors.append(TensorInfo(tid, f"{name}.weight", name, "weight", (k, c, fh, fw)))
         layers.append(LayerInfo(name=name, kind="conv2d", weight_shape=(k, c, fh, fw),

@@ -36,6 +36,10 @@ dims = st.integers(1, 600)
 flows = st.sampled_from(["ws", "os", "is"])
 
 
+def dram_total(cost):
+    return cost.a_read_bytes + cost.b_read_bytes + cost.o_write_bytes + cost.psum_spill_bytes
+
+
 @settings(max_examples=150, deadline=None)
 @given(m=dims, k=dims, n=dims, flow=flows, small=st.integers(256, 64 * 1024),
        factor=st.integers(2, 64))
@@ -43,8 +47,7 @@ def test_larger_sram_never_increases_dram_bytes(m, k, n, flow, small, factor):
     s = shape(m, k, n, elem=2)
     a = gemm_cost(s, config(flow=flow, buffer=small))
     b = gemm_cost(s, config(flow=flow, buffer=small * factor))
-    total = lambda c: c.a_read_bytes + c.b_read_bytes + c.o_write_bytes + c.psum_spill_bytes
-    assert total(b) <= total(a)
+    assert dram_total(b) <= dram_total(a)
 
 
 @settings(max_examples=150, deadline=None)

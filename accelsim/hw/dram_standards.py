@@ -1,0 +1,269 @@
+"""DRAM standards by name: organisation, JEDEC-style timings and energies, each set cited.
+
+A hardware description that names ``dram.standard = "ddr4-3200"`` gets every key below
+as its default; any key it sets itself wins. Values are written as the TOML would write
+them (strings with units) and go through the same parser and checks as a user's file.
+
+Timings are given in ns, converted from the cited configuration's clock counts (nCK x
+tCK; the count is in the comment). The simple bank model here has no bank groups: tCCD
+and tRRD are the different-bank-group values (``tCCD_S``, ``tRRD_S``), i.e. it assumes
+the controller alternates bank groups on a stream, as DDR4 controllers do.
+
+Energies: DDR4 sets are derived from the cited IDD currents the way DRAMsim3 (and
+Micron TN-41-01) does, and cover the DRAM core only, not the I/O; the LPDDR4, HBM2 and
+DDR3 sets use Accelergy's all-in energy per bit (activation folded in, so ACT/PRE are 0).
+Compare energies across those two kinds of source with care.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from accelsim.hw.energy import DRAM_ENERGY_PER_BIT
+
+DRAMSIM3 = "DRAMsim3 (umd-memsys/DRAMsim3) configs"
+IDEAL = "ideal"
+
+
+@dataclass(frozen=True)
+class DramStandard:
+    """Defaults for one DRAM standard: TOML keys -> TOML values, and where they come from."""
+
+    name: str
+    source: str
+    values: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class IddModel:
+    """The currents and timings DRAMsim3's energy model uses (mA, V, clock counts)."""
+
+    vdd: float
+    idd0: float
+    idd2n: float
+    idd3n: float
+    idd4r: float
+    idd4w: float
+    idd5ab: float
+    tck_ns: float
+    tras: int
+    trp: int
+    trfc: int
+    trefi: int
+    burst_cycles: int  # BL / 2 on a double-data-rate bus
+    devices: int  # chips per rank (bus width / device width)
+    bus_width_bits: int
+
+    def act_energy_pj(self) -> float:
+        """One ACT-PRE pair: VDD * (IDD0*tRC - (IDD3N*tRAS + IDD2N*tRP)) per device."""
+        trc = self.tras + self.trp
+        charge = self.idd0 * trc - (self.idd3n * self.tras + self.idd2n * self.trp)
+        return self.vdd * charge * self.tck_ns * self.devices  # mA * V * ns = pJ
+
+    def burst_energy_pj_per_bit(self, idd4: float) -> float:
+        """One burst above active standby: VDD * (IDD4 - IDD3N) * tBURST, per bit moved."""
+        burst_bits = self.bus_width_bits * self.burst_cycles * 2
+        energy = self.vdd * (idd4 - self.idd3n) * self.burst_cycles * self.tck_ns * self.devices
+        return energy / burst_bits
+
+    def background_power_w(self) -> float:
+        """Active standby of one rank: VDD * IDD3N (open-page: a bank is usually open)."""
+        return self.vdd * self.idd3n * self.devices * 1e-3
+
+    def refresh_power_w(self) -> float:
+        """Refresh above standby of one rank: VDD * (IDD5AB - IDD3N) * tRFC / tREFI."""
+        duty = self.trfc / self.trefi
+        return self.vdd * (self.idd5ab - self.idd3n) * duty * self.devices * 1e-3
+
+
+def _ns(cycles: float, tck_ns: float) -> str:
+    return f"{cycles * tck_ns:.6g} ns"
+
+
+def _idd_energy_keys(model: IddModel) -> dict[str, str]:
+    return {
+        "read_energy": f"{model.burst_energy_pj_per_bit(model.idd4r):.6g} pJ/bit",
+        "write_energy": f"{model.burst_energy_pj_per_bit(model.idd4w):.6g} pJ/bit",
+        "act_energy": f"{model.act_energy_pj():.6g} pJ",
+        "pre_energy": "0 pJ",  # IDD0's ACT-PRE cycle already covers the precharge
+        "background_power": f"{model.background_power_w():.6g} W",
+        "refresh_power": f"{model.refresh_power_w():.6g} W",
+    }
+
+
+def _accelergy_energy_keys(family: str) -> dict[str, str]:
+    per_bit = DRAM_ENERGY_PER_BIT[family].value
+    return {
+        "read_energy": f"{per_bit} pJ/bit",
+        "write_energy": f"{per_bit} pJ/bit",
+        "act_energy": "0 pJ",  # folded into the per-bit average
+        "pre_energy": "0 pJ",
+        "background_power": "0 W",  # the table gives no standby power
+        "refresh_power": "0 W",
+    }
+
+
+# --- DDR4-3200: DRAMsim3 DDR4_8Gb_x8_3200.ini (JEDEC DDR4-3200AA 22-22-22), one x64 rank
+_DDR4_3200_TCK = 0.625  # ns; 1600 MHz clock (DRAMsim3 rounds it to 0.63)
+_DDR4_3200_IDD = IddModel(vdd=1.2, idd0=57, idd2n=37, idd3n=52, idd4r=168, idd4w=150,
+                          idd5ab=250, tck_ns=_DDR4_3200_TCK, tras=52, trp=22, trfc=560,
+                          trefi=12480, burst_cycles=4, devices=8, bus_width_bits=64)
+_DDR4_3200 = DramStandard(
+    "ddr4-3200",
+    f"{DRAMSIM3}/DDR4_8Gb_x8_3200.ini (JEDEC JESD79-4 DDR4-3200AA, 8 Gb x8, 8 chips); "
+    "energies from its IDD currents (core only)",
+    {
+        "banks": 16,  # 4 bank groups x 4 banks
+        "row_size": "8 KiB",  # 1024 columns x 8 bit x 8 chips
+        "burst_length": 8,
+        "bus_width": "64 bit",
+        "data_rate": "3200 MT/s",
+        "tCK": f"{_DDR4_3200_TCK} ns",
+        "tCL": _ns(22, _DDR4_3200_TCK),  # CL = 22
+        "tRCD": _ns(22, _DDR4_3200_TCK),  # 22 nCK = 13.75 ns
+        "tRP": _ns(22, _DDR4_3200_TCK),
+        "tRAS": _ns(52, _DDR4_3200_TCK),
+        "tCCD": _ns(4, _DDR4_3200_TCK),  # tCCD_S
+        "tRRD": _ns(4, _DDR4_3200_TCK),  # tRRD_S
+        "tFAW": _ns(34, _DDR4_3200_TCK),
+        "tWR": _ns(24, _DDR4_3200_TCK),
+        "tRTP": _ns(12, _DDR4_3200_TCK),
+        "tRFC": _ns(560, _DDR4_3200_TCK),  # 350 ns (8 Gb)
+        "tREFI": _ns(12480, _DDR4_3200_TCK),  # 7.8 us
+        **_idd_energy_keys(_DDR4_3200_IDD),
+    },
+)
+
+# --- DDR4-2400: DRAMsim3 DDR4_8Gb_x8_2400.ini (Micron MT40A1G8PM-083E, 16-16-16) --------
+_DDR4_2400_TCK = 1 / 1.2  # ns; 1200 MHz clock
+_DDR4_2400_IDD = IddModel(vdd=1.2, idd0=48, idd2n=34, idd3n=43, idd4r=135, idd4w=123,
+                          idd5ab=250, tck_ns=_DDR4_2400_TCK, tras=39, trp=16, trfc=420,
+                          trefi=9364, burst_cycles=4, devices=8, bus_width_bits=64)
+_DDR4_2400 = DramStandard(
+    "ddr4-2400",
+    f"{DRAMSIM3}/DDR4_8Gb_x8_2400.ini (Micron MT40A1G8PM-083E, DDR4-2400 16-16-16, 8 Gb x8, "
+    "8 chips); tRTP from JEDEC JESD79-4 (max(4 nCK, 7.5 ns)); energies from its IDD currents",
+    {
+        "banks": 16,
+        "row_size": "8 KiB",
+        "burst_length": 8,
+        "bus_width": "64 bit",
+        "data_rate": "2400 MT/s",
+        "tCK": _ns(1, _DDR4_2400_TCK),
+        "tCL": _ns(16, _DDR4_2400_TCK),
+        "tRCD": _ns(16, _DDR4_2400_TCK),
+        "tRP": _ns(16, _DDR4_2400_TCK),
+        "tRAS": _ns(39, _DDR4_2400_TCK),
+        "tCCD": _ns(4, _DDR4_2400_TCK),  # tCCD_S
+        "tRRD": _ns(4, _DDR4_2400_TCK),  # tRRD_S
+        "tFAW": _ns(26, _DDR4_2400_TCK),
+        "tWR": _ns(19, _DDR4_2400_TCK),
+        "tRTP": "7.5 ns",  # not in the DRAMsim3 file; JEDEC max(4 nCK, 7.5 ns)
+        "tRFC": _ns(420, _DDR4_2400_TCK),  # 350 ns
+        "tREFI": _ns(9364, _DDR4_2400_TCK),  # 7.8 us
+        **_idd_energy_keys(_DDR4_2400_IDD),
+    },
+)
+
+# --- LPDDR4-3200: Ramulator LPDDR4.h (LPDDR4_3200, LPDDR4_8Gb_x16; JESD209-4 core timings)
+# Ramulator's convention: one 32-bit channel = two x16 dies in lockstep, 8 banks, 1 Ki
+# columns per die row. Energy: Accelergy LPDDR4, 8 pJ/bit.
+_LPDDR4_TCK = 0.625  # ns; 1600 MHz clock
+_LPDDR4_3200 = DramStandard(
+    "lpddr4-3200",
+    "Ramulator (CMU-SAFARI/ramulator) src/LPDDR4.h speed entry LPDDR4_3200, org "
+    "LPDDR4_8Gb_x16, channel_width 32 (JEDEC JESD209-4); energy: Accelergy LPDDR4 8 pJ/bit",
+    {
+        "banks": 8,
+        "row_size": "4 KiB",  # 1024 columns x 16 bit x 2 dies
+        "burst_length": 16,  # BL16 (16n prefetch)
+        "bus_width": "32 bit",
+        "data_rate": "3200 MT/s",
+        "tCK": f"{_LPDDR4_TCK} ns",
+        "tCL": _ns(32, _LPDDR4_TCK),  # nCL = 29 + 3
+        "tRCD": _ns(29, _LPDDR4_TCK),  # 18.125 ns
+        "tRP": _ns(27, _LPDDR4_TCK),  # nRPpb
+        "tRAS": _ns(68, _LPDDR4_TCK),
+        "tCCD": _ns(8, _LPDDR4_TCK),
+        "tRRD": _ns(16, _LPDDR4_TCK),  # 10 ns
+        "tFAW": _ns(64, _LPDDR4_TCK),  # 40 ns
+        "tWR": _ns(28, _LPDDR4_TCK),
+        "tRTP": _ns(14, _LPDDR4_TCK),
+        "tRFC": _ns(288, _LPDDR4_TCK),  # nRFCab, 8 Gb die: 180 ns
+        "tREFI": _ns(6247, _LPDDR4_TCK),  # 3.9 us
+        **_accelergy_energy_keys("lpddr4"),
+    },
+)
+
+# --- HBM2: DRAMsim3 HBM2_8Gb_x128.ini (2 Gb/s per pin, 8 x 128-bit channels) -------------
+_HBM2_TCK = 1.0  # ns; 1 GHz clock
+_HBM2 = DramStandard(
+    "hbm2",
+    f"{DRAMSIM3}/HBM2_8Gb_x128.ini (JEDEC JESD235 HBM2, 8 x 128-bit channels, 2 Gb/s/pin); "
+    "energy: Accelergy HBM2 6.25 pJ/bit",
+    {
+        "channels": 8,
+        "banks": 16,  # 4 bank groups x 4 banks
+        "row_size": "1 KiB",  # 64 columns x 128 bit
+        "burst_length": 4,
+        "bus_width": "128 bit",
+        "data_rate": "2000 MT/s",
+        "tCK": f"{_HBM2_TCK} ns",
+        "tCL": _ns(14, _HBM2_TCK),
+        "tRCD": _ns(14, _HBM2_TCK),  # tRCDRD
+        "tRP": _ns(14, _HBM2_TCK),
+        "tRAS": _ns(34, _HBM2_TCK),
+        "tCCD": _ns(2, _HBM2_TCK),  # tCCD_L = 2 nCK = one BL4 burst
+        "tRRD": _ns(4, _HBM2_TCK),  # tRRD_S
+        "tFAW": _ns(30, _HBM2_TCK),
+        "tWR": _ns(16, _HBM2_TCK),
+        "tRTP": _ns(4, _HBM2_TCK),  # tRTP_S
+        "tRFC": _ns(260, _HBM2_TCK),
+        "tREFI": _ns(3900, _HBM2_TCK),
+        **_accelergy_energy_keys("hbm2"),
+    },
+)
+
+# --- DDR3-1600: gem5 src/mem/DRAMInterface.py DDR3_1600_8x8 (Micron MT41J512M8, 11-11-11)
+_DDR3_1600 = DramStandard(
+    "ddr3-1600",
+    "gem5 DRAMInterface.py DDR3_1600_8x8 (Micron MT41J512M8, DDR3-1600 11-11-11, 8 x8 "
+    "chips, 2 ranks); energy: Accelergy DDR3 70 pJ/bit",
+    {
+        "ranks": 2,
+        "banks": 8,
+        "row_size": "8 KiB",  # 1 KiB device row buffer x 8 chips
+        "burst_length": 8,
+        "bus_width": "64 bit",
+        "data_rate": "1600 MT/s",
+        "tCK": "1.25 ns",
+        "tCL": "13.75 ns",
+        "tRCD": "13.75 ns",
+        "tRP": "13.75 ns",
+        "tRAS": "35 ns",
+        "tCCD": "5 ns",  # tBURST: 4 clocks for BL8
+        "tRRD": "6 ns",
+        "tFAW": "30 ns",  # tXAW with activation_limit = 4
+        "tWR": "15 ns",
+        "tRTP": "7.5 ns",
+        "tRFC": "260 ns",
+        "tREFI": "7.8 us",
+        **_accelergy_energy_keys("ddr3"),
+    },
+)
+
+# --- ideal: SCALE-Sim's DRAM, a fixed number of words per array cycle, no timing ---------
+_IDEAL = DramStandard(
+    IDEAL,
+    "SCALE-Sim's ideal DRAM: a fixed 'Bandwidth' in words per cycle; energy per bit from "
+    "the energy table",
+    {},
+)
+
+DRAM_STANDARDS: Mapping[str, DramStandard] = MappingProxyType({
+    standard.name: standard
+    for standard in (_IDEAL, _DDR4_2400, _DDR4_3200, _LPDDR4_3200, _HBM2, _DDR3_1600)
+})

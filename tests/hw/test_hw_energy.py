@@ -1,0 +1,110 @@
+"""Energy tables: the cited numbers come back at their points, lookups behave physically."""
+
+import math
+
+import numpy as np
+import pytest
+
+from accelsim.errors import ConfigError
+from accelsim.hw.dram_standards import DRAM_STANDARDS
+from accelsim.hw.energy import (
+    DRAM_ENERGY_PER_BIT,
+    ENERGY_TABLES,
+    REGEN_DATAPATH,
+    energy_table,
+    mac_energy_pj,
+    regen_energy_per_value,
+    sram_access_energy_pj,
+)
+from accelsim.hw.units import parse_quantity
+
+KIB, MIB = 1024, 1024 * 1024
+
+
+@pytest.mark.parametrize(("table", "capacity", "width", "cited_pj"), [
+    ("horowitz-45nm", 8 * KIB, 64, 10.0),
+    ("horowitz-45nm", 32 * KIB, 64, 20.0),
+    ("horowitz-45nm", 1 * MIB, 64, 100.0),
+    ("cacti-45nm", 8 * KIB, 32, 5.25),
+    ("cacti-45nm", 32 * KIB, 32, 11.8),
+    ("cacti-45nm", 1 * MIB, 32, 68.4),
+    ("cacti-22nm", 8 * KIB, 32, 1.82),
+    ("cacti-22nm", 32 * KIB, 32, 2.55),
+    ("cacti-22nm", 1 * MIB, 32, 14.8),
+    ("eyeriss-65nm", 128 * KIB, 64, 18.18),
+])
+def test_sram_energy_at_a_table_point_is_the_cited_number(table, capacity, width, cited_pj):
+    assert sram_access_energy_pj(energy_table(table), capacity, width) == pytest.approx(cited_pj)
+
+
+@pytest.mark.parametrize("name", list(ENERGY_TABLES))
+def test_sram_energy_grows_with_capacity(name):
+    capacities = np.logspace(math.log10(256), math.log10(64 * MIB), 200)
+    energies = [sram_access_energy_pj(ENERGY_TABLES[name], c, 64) for c in capacities]
+    assert all(b > a for a, b in zip(energies, energies[1:], strict=False))
+
+
+def test_sram_energy_is_log_log_between_points_and_linear_in_width():
+    table = energy_table("horowitz-45nm")
+    # 16 KiB is the geometric middle of 8 and 32 KiB: the geometric middle of 10 and 20 pJ.
+    assert sram_access_energy_pj(table, 16 * KIB, 64) == pytest.approx(math.sqrt(10 * 20))
+    assert sram_access_energy_pj(table, 100 * KIB, 128) == pytest.approx(
+        2 * sram_access_energy_pj(table, 100 * KIB, 64))
+    # 32-bit reads of the Horowitz table are half its 64-bit numbers.
+    assert sram_access_energy_pj(table, 8 * KIB, 32) == pytest.approx(5.0)
+
+
+@pytest.mark.parametrize(("table", "dtype", "cited_pj"), [
+    ("horowitz-45nm", "int8", 0.2 + 0.03),
+    ("horowitz-45nm", "int32", 3.1 + 0.1),
+    ("horowitz-45nm", "fp16", 1.1 + 0.4),
+    ("horowitz-45nm", "fp32", 3.7 + 0.9),
+    ("eyeriss-65nm", "int8", 0.21),
+])
+def test_mac_energy_is_mult_plus_add(table, dtype, cited_pj):
+    assert mac_energy_pj(energy_table(table), dtype) == pytest.approx(cited_pj)
+
+
+def test_derived_mac_energies_sit_where_their_derivation_says():
+    table = energy_table("horowitz-45nm")
+    assert mac_energy_pj(table, "int8") < mac_energy_pj(table, "int16") < mac_energy_pj(
+        table, "int32")
+    assert mac_energy_pj(table, "bf16") == mac_energy_pj(table, "fp16")
+    assert "interpolated" in table.mac["int16"].source
+
+
+def test_every_value_carries_its_source():
+    for table in ENERGY_TABLES.values():
+        values = [*table.mac.values(), *table.ops.values(), *table.relative.values(),
+                  table.dram_per_bit, *(point.read for point in table.sram_read)]
+        for value in values:
+            assert value.source and value.unit, (table.name, value)
+
+
+def test_dram_energy_per_bit_per_standard_is_accelergys():
+    cited = {"lpddr4": 8.0, "hbm2": 6.25, "ddr3": 70.0, "lpddr": 40.0, "hbm3": 4.05}
+    assert {name: value.value for name, value in DRAM_ENERGY_PER_BIT.items()} == cited
+
+
+def test_ddr4_3200_energies_match_the_dramsim3_derived_reference():
+    values = DRAM_STANDARDS["ddr4-3200"].values
+    # shared/reference/hardware.md: ~2.8 nJ per 64-byte read burst (~5.5 pJ/bit), ~4.2 nJ/ACT.
+    assert parse_quantity(values["read_energy"], "energy_per_bit") == pytest.approx(5.5, rel=0.02)
+    assert parse_quantity(values["act_energy"], "energy") == pytest.approx(4200, rel=0.01)
+
+
+def test_regen_energy_is_the_sum_of_its_datapath():
+    table = energy_table("horowitz-45nm")
+    expected = sum(step.count * table.ops[step.op].value for step in REGEN_DATAPATH)
+    derived = regen_energy_per_value(table)
+    assert derived.value == pytest.approx(expected)
+    # cheaper than reading one fp32 weight from LPDDR4 (32 bit x 8 pJ/bit), dearer than a MAC
+    assert mac_energy_pj(table, "fp32") < derived.value < 32 * 8.0
+    assert "REGEN_DATAPATH" in derived.source
+
+
+def test_unknown_table_and_dtype_are_config_errors():
+    with pytest.raises(ConfigError, match="known: horowitz-45nm"):
+        energy_table("horowitz-7nm")
+    with pytest.raises(ConfigError, match="unknown dtype"):
+        mac_energy_pj(energy_table("horowitz-45nm"), "fp64")
