@@ -117,8 +117,13 @@ class Replay:
                 in_alive = layer.in_channels // upstream[0] * upstream[1]
             live = layer.alive(out_alive, in_alive)
             upstream = (layer.out_channels, out_alive)
-            state = (self.weight_state(masks[layer.weight_tensor], layer.weight_tensor, layer)
-                     if layer.weight_tensor is not None else WeightState(0, 0, ()))
+            if layer.weight_tensor is None or layer.weight_tensor in structure:
+                # Structural pruning: the live filters are stored densely, the dead ones
+                # are simply absent from the (smaller) GEMM.
+                state = WeightState(0, 0, ())
+            else:
+                state = self.weight_state(masks[layer.weight_tensor], layer.weight_tensor,
+                                          layer)
             for pi, phase in enumerate(self.phases):
                 key = (layer.name, phase, live, state)
                 cached = self._cache.get(key)
