@@ -312,22 +312,32 @@ def replay_records(header: TraceHeader, records: Iterable[StepRecord], params: S
     from tqdm import tqdm
 
     engine = Replay(header, params, phases)
-    rows, chosen = [], []
+    rows, chosen, training = [], [], {"stored_weights": [], "churn": [], "loss": [],
+                                      "accuracy": []}
     with tqdm(total=count, desc="simulate", unit="step", disable=not progress,
               leave=False) as bar:
         for record in records:
             rows.append(engine.step_rows(record))
             chosen.append(record.step)
+            training["stored_weights"].append(
+                sum(int(np.count_nonzero(m)) for m in record.stored_masks.values()))
+            training["churn"].append(sum(v.size for v in record.entered.values())
+                                     + sum(v.size for v in record.left.values()))
+            training["loss"].append(float(record.loss))
+            training["accuracy"].append(float(record.accuracy))
             bar.update(1)
+    evaluated = [a for a in training["accuracy"] if np.isfinite(a)]
     return SimResult(
         trace={"path": source, "net": header.net, "method": header.method,
                "method_params": header.method_params, "dataset": header.dataset,
                "batch_size": header.batch_size, "params_total": header.params_total,
-               "record_every": header.record_every},
+               "record_every": header.record_every,
+               "final_accuracy": evaluated[-1] if evaluated else None},
         hardware={"name": params.name},
         layers=engine.layer_names, phases=engine.phases,
         steps=np.asarray(chosen, dtype=np.int64),
         step_weight=np.full(len(chosen), float(header.record_every)), rows=np.asarray(rows),
+        training=training,
         options={"fidelity": "fast", "phases": engine.phases, "steps": steps or "all",
                  "signatures": len(engine._cache), "signature_hits": engine.cache_hits},
     )

@@ -52,6 +52,9 @@ class SimResult:
     step_weight: np.ndarray  # training steps each recorded step stands for
     rows: np.ndarray  # (steps, layers, phases, counters)
     options: dict[str, Any] = field(default_factory=dict)
+    # Per recorded step, from the trace: stored weights, churn (entered + left), loss and
+    # test accuracy (NaN where not evaluated).
+    training: dict[str, list[float]] = field(default_factory=dict)
 
     # -- aggregations ------------------------------------------------------------------
     def _weighted(self) -> np.ndarray:
@@ -98,7 +101,8 @@ class SimResult:
         return {"step": [int(s) for s in self.steps],
                 "cycles": _floats(summed[:, INDEX["cycles"]]),
                 "dram_read_bytes": _floats(reads), "dram_write_bytes": _floats(writes),
-                "weight_dram_read_bytes": _floats(weights), "energy_pj": _floats(energy)}
+                "weight_dram_read_bytes": _floats(weights), "energy_pj": _floats(energy),
+                **{key: list(values) for key, values in self.training.items()}}
 
     # -- output ------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
