@@ -61,10 +61,10 @@ def test_dropback_edge_is_edge_plus_regen_and_csr():
     dropback = load_hardware("dropback-edge")
     assert dropback.array == edge.array and dropback.dram == edge.dram
     assert dropback.regen.lanes == 16 and dropback.regen.energy_per_value_pj > 0
-    assert (dropback.storage.format, dropback.storage.index_bits) == ("csr", 4)
+    assert (dropback.storage.format, dropback.storage.index_bits) == ("csr", 8)
     assert dropback == edge.replace({"name": "dropback-edge", "description": dropback.description,
                                      "regen.lanes": 16, "storage.format": "csr",
-                                     "storage.index_bits": 4})
+                                     "storage.index_bits": 8})
 
 
 def test_unknown_preset_suggests_a_close_one():
