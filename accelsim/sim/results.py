@@ -104,6 +104,17 @@ class SimResult:
                 "weight_dram_read_bytes": _floats(weights), "energy_pj": _floats(energy),
                 **{key: list(values) for key, values in self.training.items()}}
 
+    def to_frame(self):
+        """Every counter per (step, layer, phase) as a long pandas DataFrame (unweighted)."""
+        import pandas as pd
+
+        steps, layers, phases = self.rows.shape[:3]
+        index = pd.MultiIndex.from_product(
+            [self.steps.tolist(), self.layers, self.phases], names=["step", "layer", "phase"])
+        frame = pd.DataFrame(self.rows.reshape(steps * layers * phases, -1), index=index,
+                             columns=list(COUNTER_NAMES))
+        return frame[frame.any(axis=1)].reset_index()
+
     # -- output ------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         return {
