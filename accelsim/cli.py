@@ -180,8 +180,10 @@ def _add_simulate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--hw", required=True, metavar="HW",
                    help="hardware description: a .toml file or a preset name "
                         "(e.g. scalesim-32x32-ws, edge-lpddr4, dropback-edge)")
-    p.add_argument("--fidelity", default="fast", choices=["fast"],
-                   help="fast: closed-form double-buffered pipeline per tile (numba)")
+    p.add_argument("--fidelity", default="fast", choices=["fast", "event"],
+                   help="fast: the double-buffered tile pipeline in closed form (numba); "
+                        "event: the same units as SimPy processes contending for the DRAM "
+                        "channel (slower; same counts, cycles agree)")
     p.add_argument("--phases", default="fwd,bwd_data,bwd_weight,update",
                    help="comma-separated subset of fwd,bwd_data,bwd_weight,update")
     p.add_argument("--steps", metavar="A:B",
@@ -196,7 +198,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
     phases = [p.strip() for p in args.phases.split(",") if p.strip()]
     result = simulate(args.trace, args.hw, topology=args.topology, phases=phases,
-                      steps=args.steps, progress=True)
+                      steps=args.steps, progress=True, fidelity=args.fidelity)
     write_text_atomic(args.out, result.to_json())
     if args.csv:
         write_text_atomic(args.csv, result.layers_csv())

@@ -173,60 +173,141 @@ def best_mapping(shape: GemmShape, cfg: ArrayConfig) -> tuple[int, bool, tuple]:
 
 
 @njit(cache=True)
-def tile_cycles_kernel(fold_weight_share, chunks, stream, fill, a_tile_bytes,
-                       b_fold_bytes, o_tile_bytes, regen_fold_values, regen_lanes,
-                       bytes_per_cycle):
-    """Sum over tiles of max(compute, transfer, regen), plus fill and drain.
+def tile_schedule_kernel(fold_weight_share, chunks, stream, fill, a_fold_bytes, b_bytes,
+                         o_fold_bytes, regen_values, regen_lanes, compute, load, store,
+                         regen):
+    """Per tile (fold x chunk, in execution order): compute cycles, bytes loaded, bytes
+    stored and regeneration cycles. Returns the number of tiles filled.
 
-    ``fold_weight_share[f]`` is fold f's share of the fetched B bytes and of the
-    regenerated values (1/folds each when uniform). B is fetched with the first chunk of
-    each fold (b_fold_bytes is the whole B, once; it is split by share).
+    A and O move in proportion to the chunk's share of the stream; B (with its share of
+    the regenerated values) arrives with the first chunk of each fold, split across folds
+    by ``fold_weight_share`` (1/folds each when uniform).
     """
-    folds = fold_weight_share.shape[0]
-    total = 0.0
-    first_load = -1.0
-    compute_total = 0
-    for f in range(folds):
+    tiles = 0
+    for f in range(fold_weight_share.shape[0]):
         for c in range(chunks):
             length = stream // chunks + (1 if c < stream % chunks else 0)
             if length == 0:
                 continue
-            compute = fill + length
-            compute_total += compute
-            moved = a_tile_bytes * length / stream + o_tile_bytes * length / stream
-            regen = 0.0
+            compute[tiles] = fill + length
+            load[tiles] = a_fold_bytes * length / stream
+            store[tiles] = o_fold_bytes * length / stream
+            regen[tiles] = 0.0
             if c == 0:
-                moved += b_fold_bytes * fold_weight_share[f]
+                load[tiles] += b_bytes * fold_weight_share[f]
                 if regen_lanes > 0:
-                    regen = regen_fold_values * fold_weight_share[f] / regen_lanes
-            transfer = moved / bytes_per_cycle
-            if first_load < 0.0:
-                first_load = transfer
-            total += max(compute, transfer, regen)
-    # The first tile cannot overlap its own load; the last write drains after compute.
-    drain = o_tile_bytes / max(folds * chunks, 1) / bytes_per_cycle
-    return compute_total - 1, total + max(first_load, 0.0) + drain - 1
+                    regen[tiles] = regen_values * fold_weight_share[f] / regen_lanes
+            tiles += 1
+    return tiles
 
 
-def gemm_cost(shape: GemmShape, cfg: ArrayConfig, regen_values: float = 0.0,
-              fold_weight_share: np.ndarray | None = None) -> GemmCost:
-    """Counters of one GEMM under its best mapping (see the module docstring)."""
+@njit(cache=True)
+def pipeline_cycles_kernel(compute, load, store, regen, bytes_per_cycle):
+    """Fast fidelity: the double-buffered pipeline as a per-tile recurrence.
+
+    The loader starts tile t once tile t-1 is loaded and an input buffer half is free
+    (the PE finished tile t-2); the regen unit runs beside the load; the PE computes t
+    once it is loaded and regenerated, t-1 is computed and an output half is free (tile
+    t-2 is stored); the writer stores t after t-1. Loads and stores share one DRAM
+    channel, served in order of request (a load wins a tie). These are the rules of the
+    SimPy processes in accelsim.sim.event, evaluated in closed form tile by tile.
+    """
+    n = compute.shape[0]
+    if n == 0:
+        return 0.0
+    loaded = np.zeros(n)
+    done = np.zeros(n)
+    stored = np.zeros(n)
+    channel = 0.0
+    next_load = next_store = next_done = 0
+    while next_store < n:
+        # Every tile that is loaded, whose predecessor is computed and whose output
+        # half is free (tile t-2 stored) gets its compute end.
+        while next_done < next_load and (next_done < 2 or next_store > next_done - 2):
+            t = next_done
+            start = loaded[t]
+            if t >= 1:
+                start = max(start, done[t - 1])
+            if t >= 2:
+                start = max(start, stored[t - 2])
+            done[t] = start + compute[t]
+            next_done += 1
+        load_at = np.inf
+        if next_load < n and (next_load < 2 or next_done > next_load - 2):
+            load_at = loaded[next_load - 1] if next_load >= 1 else 0.0
+            if next_load >= 2:
+                load_at = max(load_at, done[next_load - 2])
+        store_at = np.inf
+        if next_store < next_done:
+            store_at = done[next_store]
+            if next_store >= 1:
+                store_at = max(store_at, stored[next_store - 1])
+        if load_at <= store_at:
+            t = next_load
+            channel = max(channel, load_at) + load[t] / bytes_per_cycle
+            loaded[t] = max(channel, load_at + regen[t])
+            next_load += 1
+        else:
+            t = next_store
+            channel = max(channel, store_at) + store[t] / bytes_per_cycle
+            stored[t] = channel
+            next_store += 1
+    return stored[n - 1] - 1
+
+
+@dataclass(frozen=True)
+class TileSchedule:
+    """The tiles of one GEMM group in execution order (what both fidelities replay)."""
+
+    compute: np.ndarray
+    load: np.ndarray
+    store: np.ndarray
+    regen: np.ndarray
+    bytes_per_cycle: float
+
+
+def tile_schedule(shape: GemmShape, cfg: ArrayConfig, regen_values: float = 0.0,
+                  fold_weight_share: np.ndarray | None = None) -> tuple[TileSchedule, tuple]:
+    """The best mapping's tiles, and its (chunks, b_fetches, traffic) for the counters."""
     flow = DATAFLOWS[cfg.dataflow]
     fr, fc, stream = _folds(shape, cfg.rows, cfg.cols, flow)
-    chunks, _, (a_reads, b_reads, o_writes, spill) = best_mapping(shape, cfg)
+    chunks, _, traffic = best_mapping(shape, cfg)
+    a_reads, b_reads, o_writes, spill = traffic
     b_fetches = max(1, round(b_reads / shape.b_bytes)) if shape.b_bytes else 1
     folds = fr * fc
     if fold_weight_share is None or fold_weight_share.shape[0] != folds:
         fold_weight_share = np.full(folds, 1.0 / folds)
-    a_per_fold = a_reads / folds
-    o_per_fold = (o_writes + spill) / folds
-    compute, cycles = tile_cycles_kernel(
-        fold_weight_share, chunks, stream, _fill(cfg.rows, cfg.cols, flow), a_per_fold,
-        b_reads, o_per_fold, regen_values * b_fetches, cfg.regen_lanes,
-        cfg.dram_bytes_per_cycle)
+    size = folds * chunks
+    arrays = [np.zeros(size) for _ in range(4)]
+    filled = tile_schedule_kernel(
+        fold_weight_share, chunks, stream, _fill(cfg.rows, cfg.cols, flow), a_reads / folds,
+        b_reads, (o_writes + spill) / folds, regen_values * b_fetches, cfg.regen_lanes,
+        *arrays)
+    schedule = TileSchedule(*(a[:filled] for a in arrays), cfg.dram_bytes_per_cycle)
+    return schedule, (chunks, b_fetches, traffic)
+
+
+def gemm_cost(shape: GemmShape, cfg: ArrayConfig, regen_values: float = 0.0,
+              fold_weight_share: np.ndarray | None = None, fidelity: str = "fast") -> GemmCost:
+    """Counters of one GEMM under its best mapping (see the module docstring).
+
+    ``fidelity`` only changes ``cycles``: "fast" is the closed-form pipeline,
+    "event" the SimPy model of accelsim.sim.event; every count is the same.
+    """
+    schedule, (chunks, b_fetches, traffic) = tile_schedule(shape, cfg, regen_values,
+                                                           fold_weight_share)
+    a_reads, b_reads, o_writes, spill = traffic
+    if fidelity == "event":
+        from accelsim.sim.event import event_cycles
+
+        cycles = event_cycles(schedule)
+    else:
+        cycles = pipeline_cycles_kernel(schedule.compute, schedule.load, schedule.store,
+                                        schedule.regen, schedule.bytes_per_cycle)
+    compute = int(schedule.compute.sum()) - 1
     groups = shape.groups
     return GemmCost(
-        compute_cycles=int(compute) * groups + (groups - 1),
+        compute_cycles=compute * groups + (groups - 1),
         cycles=cycles * groups + (groups - 1),
         a_read_bytes=a_reads * groups, b_read_bytes=b_reads * groups,
         o_write_bytes=o_writes * groups,

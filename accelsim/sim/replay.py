@@ -25,6 +25,7 @@ from accelsim.sim.results import INDEX, OPERANDS, SimResult, empty_counters
 from accelsim.sim.storage import weight_fetch
 from accelsim.trace import StepRecord, TraceHeader, TraceReader
 
+FIDELITIES = ("fast", "event")
 ROLE_OPERAND = {"inputs": "inputs", "outputs": "outputs", "grad_outputs": "gradients",
                 "grad_inputs": "gradients", "grad_weights": "gradients", "weights": "weights"}
 
@@ -75,8 +76,11 @@ class Replay:
     """Simulates the steps of one trace on one description (fast fidelity)."""
 
     def __init__(self, header: TraceHeader, params: SimParams,
-                 phases: Iterable[str] = PHASES):
-        self.header, self.params = header, params
+                 phases: Iterable[str] = PHASES, fidelity: str = "fast"):
+        if fidelity not in FIDELITIES:
+            raise ConfigError(f"unknown fidelity {fidelity!r}; choose one of "
+                              f"{', '.join(FIDELITIES)}")
+        self.header, self.params, self.fidelity = header, params, fidelity
         self.phases = [p for p in PHASES if p in set(phases)]
         unknown = set(phases) - set(PHASES)
         if unknown:
@@ -169,7 +173,8 @@ class Replay:
                           gemm.o_elements * sizes[gemm.o_role] / g,
                           gemm.m * gemm.n * sizes[gemm.o_role])
         regen = fetch.regen_values / g if fetch else 0.0
-        cost = gemm_cost(shape, p.array, regen_values=regen, fold_weight_share=share)
+        cost = gemm_cost(shape, p.array, regen_values=regen, fold_weight_share=share,
+                         fidelity=self.fidelity)
         counters[INDEX["macs"]] = gemm.macs
         counters[INDEX["compute_cycles"]] = cost.compute_cycles
         counters[INDEX["cycles"]] = cost.cycles
@@ -293,7 +298,8 @@ def select_steps(steps: np.ndarray, spec: str | None) -> np.ndarray:
 
 
 def replay(reader: TraceReader, params: SimParams, phases: Iterable[str] = PHASES,
-           steps: str | None = None, progress: bool = False) -> SimResult:
+           steps: str | None = None, progress: bool = False,
+           fidelity: str = "fast") -> SimResult:
     """Simulate the chosen steps of a trace; returns every counter per step/layer/phase."""
     all_steps = np.asarray(reader.steps, dtype=np.int64)
     if all_steps.size == 0:
@@ -301,17 +307,17 @@ def replay(reader: TraceReader, params: SimParams, phases: Iterable[str] = PHASE
     chosen = set(int(s) for s in select_steps(all_steps, steps))
     records = (r for r in reader.iter_steps(masks=True) if r.step in chosen)
     return replay_records(reader.header, records, params, phases, steps, reader.path,
-                          progress=progress, count=len(chosen))
+                          progress=progress, count=len(chosen), fidelity=fidelity)
 
 
 def replay_records(header: TraceHeader, records: Iterable[StepRecord], params: SimParams,
                    phases: Iterable[str] = PHASES, steps: str | None = None,
                    source: str = "", progress: bool = False,
-                   count: int | None = None) -> SimResult:
+                   count: int | None = None, fidelity: str = "fast") -> SimResult:
     """Simulate step records that carry full stored masks (``iter_steps(masks=True)``)."""
     from tqdm import tqdm
 
-    engine = Replay(header, params, phases)
+    engine = Replay(header, params, phases, fidelity)
     rows, chosen, training = [], [], {"stored_weights": [], "churn": [], "loss": [],
                                       "accuracy": []}
     with tqdm(total=count, desc="simulate", unit="step", disable=not progress,
@@ -338,6 +344,6 @@ def replay_records(header: TraceHeader, records: Iterable[StepRecord], params: S
         steps=np.asarray(chosen, dtype=np.int64),
         step_weight=np.full(len(chosen), float(header.record_every)), rows=np.asarray(rows),
         training=training,
-        options={"fidelity": "fast", "phases": engine.phases, "steps": steps or "all",
+        options={"fidelity": fidelity, "phases": engine.phases, "steps": steps or "all",
                  "signatures": len(engine._cache), "signature_hits": engine.cache_hits},
     )
