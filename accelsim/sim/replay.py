@@ -167,7 +167,8 @@ class Replay:
             fetch = weight_fetch(gemm.b_elements, stored, p.weight_bytes, p.storage,
                                  p.has_regen, state.fillers)
             b_bytes = fetch.total_bytes
-            share = self._fold_share(gemm, state)
+            # Only a sparse fetch follows the mask fold by fold; a dense one is uniform.
+            share = self._fold_share(gemm, state) if fetch.regen_values else None
         shape = GemmShape(gemm.m, gemm.k, gemm.n, g,
                           gemm.a_elements * sizes[gemm.a_role] / g, b_bytes / g,
                           gemm.o_elements * sizes[gemm.o_role] / g,
