@@ -1,0 +1,112 @@
+"""`accelsim demo`: the main job end to end on the bundled digits.
+
+Trains LeNet-300-100 dense and with DropBack at 25x, and LeNet-5 dense, with SWD (90%)
+and with filter pruning (50% of the filters); records their traces; replays them on the
+DropBack-oriented edge design; writes the report and figures; prints a short table.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from accelsim.errors import ConfigError
+from accelsim.files import write_text_atomic
+
+DEFAULT_HARDWARE = "dropback-edge"
+
+
+@dataclass(frozen=True)
+class DemoRun:
+    """One training run of the demo: a name, the net, the method and its budget."""
+
+    name: str
+    net: str
+    method: str
+    compression: float | None = None
+    epochs: int | None = None  # None: accelsim record's default
+    baseline: str = ""  # the dense run it is compared with
+
+
+RUNS = (
+    DemoRun("lenet300-dense", "lenet-300-100", "dense"),
+    DemoRun("lenet300-dropback25", "lenet-300-100", "dropback", 25.0,
+            baseline="lenet300-dense"),
+    DemoRun("lenet5-dense", "lenet-5", "dense", epochs=15),
+    DemoRun("lenet5-swd10", "lenet-5", "swd", 10.0, epochs=15, baseline="lenet5-dense"),
+    DemoRun("lenet5-filters2", "lenet-5", "filter_pruning", 2.0, epochs=15,
+            baseline="lenet5-dense"),
+)
+
+
+def run_demo(out_dir: str | Path, hardware: str = DEFAULT_HARDWARE,
+             progress: bool = True) -> list[dict]:
+    """Record, simulate and report every demo run; returns the table rows."""
+    from accelsim.hw import load_hardware
+    from accelsim.report import write_report
+    from accelsim.sim import simulate
+    from accelsim.training.loop import TrainConfig
+    from accelsim.training.recorder import record
+
+    out = Path(out_dir)
+    hw = load_hardware(hardware)  # a bad description fails before any training
+    for folder in (out, out / "traces", out / "results"):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise ConfigError(f"cannot create {folder}: {err.strerror}") from None
+    rows, results = [], {}
+    start = time.perf_counter()
+    for run in RUNS:
+        config = TrainConfig(net=run.net, method=run.method, compression=run.compression)
+        if run.epochs is not None:
+            config.epochs = run.epochs
+        trace = out / "traces" / f"{run.name}.trace"
+        trained = record(config, str(trace), overwrite=True, progress=progress)
+        result = simulate(str(trace), hw, progress=progress)
+        result_path = out / "results" / f"{run.name}.json"
+        write_text_atomic(result_path, result.to_json())
+        results[run.name] = result.totals()
+        rows.append({"run": run.name, "net": run.net, "method": run.method,
+                     "test_accuracy": trained.test_accuracy, "stored_weights": trained.tracked,
+                     "params": trained.params, "result": str(result_path),
+                     "baseline": run.baseline, **_headline(results[run.name])})
+    for row in rows:
+        if row["baseline"]:
+            base = results[row["baseline"]]
+            row.update({f"{key}_ratio": base[key] / row[key] if row[key] else float("inf")
+                        for key in ("weight_dram_read_bytes", "dram_bytes", "cycles",
+                                    "energy_pj")})
+    written = write_report([row["result"] for row in rows], out)
+    write_text_atomic(out / "demo.json", json.dumps(rows, indent=1, sort_keys=True) + "\n")
+    if progress:
+        print(format_table(rows, hw.name))
+        print(f"report: {out / 'report.md'} ({len(written)} files), traces and results in "
+              f"{out}; {time.perf_counter() - start:.0f} s")
+    return rows
+
+
+def _headline(totals: dict) -> dict:
+    return {"weight_dram_read_bytes": totals["weight_dram_read_bytes"],
+            "dram_bytes": totals["dram_read_bytes"] + totals["dram_write_bytes"],
+            "cycles": totals["cycles"], "energy_pj": totals["energy_pj"]}
+
+
+def format_table(rows: list[dict], hardware: str) -> str:
+    """The demo's summary table: per run and, against its dense baseline, the ratios."""
+    lines = [f"on {hardware} (per training run; x = dense / method):",
+             f"{'run':22}{'acc %':>7}{'stored':>9}{'weight DRAM':>13}{'all DRAM':>11}"
+             f"{'cycles':>11}{'energy':>10}"]
+    for row in rows:
+        lines.append(
+            f"{row['run']:22}{row['test_accuracy']:7.2f}{row['stored_weights']:9,}"
+            f"{row['weight_dram_read_bytes'] / 1e6:10.1f} MB{row['dram_bytes'] / 1e6:8.0f} MB"
+            f"{row['cycles']:11.3g}{row['energy_pj'] / 1e12:8.3f} J")
+        if row["baseline"]:
+            lines.append(
+                f"{'  vs ' + row['baseline']:38}{row['weight_dram_read_bytes_ratio']:10.1f} x "
+                f"{row['dram_bytes_ratio']:8.2f} x{row['cycles_ratio']:9.2f} x"
+                f"{row['energy_pj_ratio']:8.2f} x")
+    return "\n".join(lines)

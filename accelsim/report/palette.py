@@ -1,0 +1,76 @@
+"""The report's colours, defined once: every figure colours a component, operand, phase or
+method the same way. Colour-blind-safe sets (Okabe & Ito; Paul Tol's "bright" and "muted").
+
+A run is drawn in its method's colour; runs of one method with different compressions get
+lighter shades of it, and runs on different hardware different line styles and hatches.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from matplotlib.colors import to_rgb
+
+from accelsim.report.runs import Run
+
+COMPONENT_COLOURS = {  # Okabe & Ito
+    "mac": "#E69F00", "sram": "#56B4E9", "dram": "#D55E00", "regen": "#009E73",
+    "leakage": "#999999",
+}
+OPERAND_COLOURS = {  # Tol muted
+    "weights": "#332288", "metadata": "#88CCEE", "inputs": "#DDCC77", "outputs": "#117733",
+    "gradients": "#CC6677", "optimizer_state": "#AA4499",
+}
+PHASE_COLOURS = {  # Tol bright
+    "fwd": "#4477AA", "bwd_data": "#EE6677", "bwd_weight": "#228833", "update": "#CCBB44",
+}
+METHOD_COLOURS = {
+    "dense": "#3B3B3B", "dropback": "#0072B2", "swd": "#AA3377", "filter_pruning": "#EE7733",
+}
+OTHER_METHOD_COLOURS = ("#009988", "#882255", "#999933", "#66CCEE")
+HARDWARE_LINESTYLES = ("-", "--", "-.", ":")
+HARDWARE_HATCHES = ("", "//", "..", "xx")
+
+# How figures and report.md name each category.
+COMPONENT_NAMES = {"mac": "MAC", "sram": "SRAM", "dram": "DRAM", "regen": "regeneration",
+                   "leakage": "leakage"}
+OPERAND_NAMES = {"weights": "weights", "metadata": "metadata (indices)",
+                 "inputs": "inputs (activations)", "outputs": "outputs",
+                 "gradients": "gradients", "optimizer_state": "optimizer state"}
+PHASE_NAMES = {"fwd": "forward", "bwd_data": "backward (data)",
+               "bwd_weight": "backward (weights)", "update": "update"}
+
+
+@dataclass(frozen=True)
+class RunStyle:
+    """How one run is drawn wherever runs are told apart by colour."""
+
+    colour: tuple[float, float, float]
+    linestyle: str
+    hatch: str
+
+
+def run_styles(runs: list[Run]) -> dict[str, RunStyle]:
+    """Method colour, a lighter shade per further compression, a line style per hardware."""
+    hardware = list(dict.fromkeys(run.hardware_key for run in runs))
+    others = [m for m in dict.fromkeys(run.method for run in runs) if m not in METHOD_COLOURS]
+    styles = {}
+    for run in runs:
+        base = METHOD_COLOURS.get(run.method) or \
+            OTHER_METHOD_COLOURS[others.index(run.method) % len(OTHER_METHOD_COLOURS)]
+        variants = sorted({_compression_key(r) for r in runs if r.method == run.method})
+        shade = variants.index(_compression_key(run)) / max(len(variants), 2)
+        which = hardware.index(run.hardware_key)
+        styles[run.label] = RunStyle(_lighter(base, 0.75 * shade),
+                                     HARDWARE_LINESTYLES[which % len(HARDWARE_LINESTYLES)],
+                                     HARDWARE_HATCHES[which % len(HARDWARE_HATCHES)])
+    return styles
+
+
+def _compression_key(run: Run) -> float:
+    return run.compression if run.compression is not None else 0.0
+
+
+def _lighter(colour: str, amount: float) -> tuple[float, float, float]:
+    """Blend ``colour`` towards white by ``amount`` (0: unchanged, 1: white)."""
+    return tuple(c + (1.0 - c) * amount for c in to_rgb(colour))
