@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from accelsim import __version__
 from accelsim.errors import AccelsimError
 from accelsim.files import write_text_atomic
+from accelsim.explore.command import add_parser as add_sweep_parser
 from accelsim.report.command import add_parser as add_report_parser
 
 Command = Callable[[argparse.Namespace], int]
@@ -113,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_trace(sub)
     _add_simulate(sub)
     add_report_parser(sub)
+    add_sweep_parser(sub)
     return parser
 
 

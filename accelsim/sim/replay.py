@@ -306,8 +306,17 @@ def replay(reader: TraceReader, params: SimParams, phases: Iterable[str] = PHASE
     if all_steps.size == 0:
         raise ConfigError(f"{reader.path}: the trace holds no steps")
     chosen = set(int(s) for s in select_steps(all_steps, steps))
-    records = (r for r in reader.iter_steps(masks=True) if r.step in chosen)
-    return replay_records(reader.header, records, params, phases, steps, reader.path,
+    last = max(chosen)
+
+    def records():
+        for record in reader.iter_steps(masks=True):
+            if record.step in chosen:
+                yield record
+            if record.step >= last:  # steps are in order: nothing more to decode
+                return
+
+
+    return replay_records(reader.header, records(), params, phases, steps, reader.path,
                           progress=progress, count=len(chosen), fidelity=fidelity)
 
 

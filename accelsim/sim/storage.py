@@ -40,4 +40,6 @@ def weight_fetch(numel: int, stored: int, value_bytes: int, storage: Storage,
     value_bits = 8 * value_bytes
     total_bits = storage.stored_bits(numel, stored, value_bits, padding)
     values = (stored + padding) * value_bytes if storage.format == "csr" else stored * value_bytes
-    return WeightFetch(float(values), total_bits / 8.0 - values, numel - stored, stored)
+    # Metadata is laid out per tensor and rounded up to whole bytes.
+    return WeightFetch(float(values), float(-(-total_bits // 8) - values), numel - stored,
+                       stored)
