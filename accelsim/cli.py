@@ -9,8 +9,8 @@ from collections.abc import Callable, Sequence
 
 from accelsim import __version__
 from accelsim.errors import AccelsimError
-from accelsim.files import write_text_atomic
 from accelsim.explore.command import add_parser as add_sweep_parser
+from accelsim.files import write_text_atomic
 from accelsim.report.command import add_parser as add_report_parser
 
 Command = Callable[[argparse.Namespace], int]
