@@ -12,8 +12,9 @@ def sim_params(hw: Hardware) -> SimParams:
 
     Buffers: per-operand SRAMs give A (ifmap), B (filter) and O (ofmap) their own working
     halves; a unified SRAM is shared equally by the three operands. Energies per access
-    become energies per byte at the SRAM's access width. DRAM energy is the standard's
-    pJ/bit (the burst-level model with ACT/PRE and refresh is a later refinement).
+    become energies per byte at the SRAM's access width (the ifmap buffer's, for all
+    three). DRAM energy is the standard's read and write pJ/bit (the burst-level model
+    with ACT/PRE and refresh, accelsim.sim.dram, is not wired into the replay yet).
     """
     sram, dram, dtypes = hw.sram, hw.dram, hw.dtypes
     share = 3 if sram.organization == "unified" else 1
@@ -27,7 +28,6 @@ def sim_params(hw: Hardware) -> SimParams:
         regen_lanes=hw.regen.lanes if hw.regen else 0,
         tiling=hw.array.tiling,
     )
-    dram_pj_per_bit = (dram.read_energy_pj_per_bit + dram.write_energy_pj_per_bit) / 2
     return SimParams(
         name=hw.name, array=array, clock_hz=hw.array.clock_hz,
         weight_bytes=dtypes.weights_bytes, activation_bytes=dtypes.activations_bytes,
@@ -37,7 +37,8 @@ def sim_params(hw: Hardware) -> SimParams:
         mac_pj=hw.array.mac_energy_pj(dtypes.weights),
         sram_read_pj_per_byte=a.read_energy_pj / width_bytes,
         sram_write_pj_per_byte=a.write_energy_pj / width_bytes,
-        dram_pj_per_byte=8 * dram_pj_per_bit,
+        dram_read_pj_per_byte=8 * dram.read_energy_pj_per_bit,
+        dram_write_pj_per_byte=8 * dram.write_energy_pj_per_bit,
         leakage_w=sram.leakage_power_w,
         update_lanes=hw.array.rows * hw.array.cols,
     )

@@ -47,18 +47,27 @@ class SimParams:
     mac_pj: float
     sram_read_pj_per_byte: float
     sram_write_pj_per_byte: float
-    dram_pj_per_byte: float
+    dram_read_pj_per_byte: float
+    dram_write_pj_per_byte: float
     leakage_w: float
     update_lanes: int  # elementwise update operations per cycle
 
 
 @dataclass(frozen=True)
 class WeightState:
-    """What one weight tensor looks like at one step, as far as cost is concerned."""
+    """What one weight tensor looks like at one step, as far as cost is concerned.
 
-    stored: int
-    fillers: int
-    fold_counts: tuple[int, ...]  # stored weights per fold of the forward ws grid
+    ``dense``: every (live) weight is stored and read as plain values — all stored, or
+    structurally pruned. Otherwise the stored set is unstructured (possibly empty).
+    """
+
+    dense: bool
+    stored: int = 0
+    fillers: int = 0
+    fold_counts: tuple[int, ...] = ()  # stored weights per fold of the forward ws grid
+
+
+DENSE = WeightState(dense=True)
 
 
 @njit(cache=True)
@@ -97,7 +106,7 @@ class Replay:
         info = self.header.tensor(tensor_id)
         stored = int(np.count_nonzero(mask))
         if stored == info.numel:
-            return WeightState(stored, 0, ())
+            return DENSE
         indices = np.flatnonzero(mask)
         fillers = self.params.storage.padding_entries(indices)
         cfg = self.params.array
@@ -105,7 +114,7 @@ class Replay:
         folds = -(-k // cfg.rows) * -(-n // cfg.cols)
         counts = np.zeros(folds, dtype=np.int64)
         fold_counts_kernel(indices, k, n, cfg.rows, cfg.cols, counts)
-        return WeightState(stored, fillers, tuple(int(c) for c in counts))
+        return WeightState(False, stored, fillers, tuple(int(c) for c in counts))
 
     def step_rows(self, record: StepRecord) -> np.ndarray:
         """Counters (layers x phases x counters) of one recorded step (with full masks)."""
@@ -124,7 +133,7 @@ class Replay:
             if layer.weight_tensor is None or layer.weight_tensor in structure:
                 # Structural pruning: the live filters are stored densely, the dead ones
                 # are simply absent from the (smaller) GEMM.
-                state = WeightState(0, 0, ())
+                state = DENSE
             else:
                 state = self.weight_state(masks[layer.weight_tensor], layer.weight_tensor,
                                           layer)
@@ -162,8 +171,7 @@ class Replay:
         b_bytes = gemm.b_elements * sizes[gemm.b_role]
         share = None
         if gemm.weight_operand == "b":
-            structured = state.stored == 0 or not state.fold_counts
-            stored = gemm.b_elements if structured else state.stored
+            stored = gemm.b_elements if state.dense else state.stored
             fetch = weight_fetch(gemm.b_elements, stored, p.weight_bytes, p.storage,
                                  p.has_regen, state.fillers)
             b_bytes = fetch.total_bytes
@@ -214,7 +222,7 @@ class Replay:
         b = gemm.k * gemm.n * sizes[gemm.b_role]
         o = gemm.m * gemm.n * fr * sizes[gemm.o_role]
         dram_in = cost.a_read_bytes + cost.b_read_bytes + cost.psum_spill_bytes / 2
-        counters[INDEX["sram_read_bytes"]] = (a + b) * gemm.groups + o * (fr - 1) / fr
+        counters[INDEX["sram_read_bytes"]] = (a + b + o * (fr - 1) / fr) * gemm.groups
         counters[INDEX["sram_write_bytes"]] = o * gemm.groups + dram_in
 
     # -- update ------------------------------------------------------------------------
@@ -262,13 +270,15 @@ class Replay:
 
     def _energy(self, counters: np.ndarray) -> None:
         p = self.params
-        dram = dram_bytes(counters)
+        reads = sum(counters[INDEX[f"dram_read_bytes.{o}"]] for o in OPERANDS)
+        writes = sum(counters[INDEX[f"dram_write_bytes.{o}"]] for o in OPERANDS)
         counters[INDEX["energy_pj.mac"]] = counters[INDEX["macs"]] * p.mac_pj
         counters[INDEX["energy_pj.sram"]] = (counters[INDEX["sram_read_bytes"]]
                                              * p.sram_read_pj_per_byte
                                              + counters[INDEX["sram_write_bytes"]]
                                              * p.sram_write_pj_per_byte)
-        counters[INDEX["energy_pj.dram"]] = dram * p.dram_pj_per_byte
+        counters[INDEX["energy_pj.dram"]] = (reads * p.dram_read_pj_per_byte
+                                             + writes * p.dram_write_pj_per_byte)
         counters[INDEX["energy_pj.regen"]] = counters[INDEX["regen_values"]] * p.regen_pj_per_value
         counters[INDEX["energy_pj.leakage"]] = (counters[INDEX["cycles"]] / p.clock_hz
                                                 * p.leakage_w * 1e12)
@@ -330,7 +340,7 @@ def replay_records(header: TraceHeader, records: Iterable[StepRecord], params: S
     engine = Replay(header, params, phases, fidelity)
     rows, chosen, training = [], [], {"stored_weights": [], "churn": [], "loss": [],
                                       "accuracy": []}
-    with tqdm(total=count, desc="simulate", unit="step", disable=not progress,
+    with tqdm(total=count, desc="simulate", unit="step", disable=None if progress else True,
               leave=False) as bar:
         for record in records:
             rows.append(engine.step_rows(record))

@@ -3,9 +3,10 @@
 A tensor whose every weight is stored, or whose pruning is structural (dead filters are
 simply absent), is laid out densely: values only. A tensor with an unstructured stored
 set (DropBack) is laid out in ``storage.format`` (bits per format: hw.Storage), and the
-weights it does not store come from the regeneration unit. Without a regeneration unit,
-or in the dense format, the weights that are not stored are fetched as dense values:
-no saving.
+weights it does not store come from the regeneration unit — unless the format would take
+more bytes than plain values (a nearly full tensor), when it is kept dense. Without a
+regeneration unit, or in the dense format, the weights that are not stored are fetched
+as dense values: no saving.
 """
 
 from __future__ import annotations
@@ -41,5 +42,9 @@ def weight_fetch(numel: int, stored: int, value_bytes: int, storage: Storage,
     total_bits = storage.stored_bits(numel, stored, value_bits, padding)
     values = (stored + padding) * value_bytes if storage.format == "csr" else stored * value_bytes
     # Metadata is laid out per tensor and rounded up to whole bytes.
-    return WeightFetch(float(values), float(-(-total_bits // 8) - values), numel - stored,
-                       stored)
+    sparse = WeightFetch(float(values), float(-(-total_bits // 8) - values), numel - stored,
+                         stored)
+    if sparse.total_bytes >= numel * value_bytes:
+        # Too dense for the format to pay off: the tensor is kept as plain values.
+        return WeightFetch(float(numel * value_bytes), 0.0, 0, numel)
+    return sparse

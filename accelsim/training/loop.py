@@ -181,7 +181,7 @@ def train(run: Run, on_step: StepCallback | None = None, progress: bool = False,
     config, model, optimizer = run.config, run.model, run.optimizer
     generator = torch.Generator().manual_seed(config.seed)
     bar = tqdm(total=run.total_steps, desc=f"{config.method} {config.net}", unit="step",
-               disable=not progress, leave=False)
+               disable=None if progress else True, leave=False)
     step, loss_value, accuracies = 0, math.nan, []
     model.train()
     for epoch in range(config.epochs):
