@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from accelsim import __version__
-from accelsim.errors import AccelsimError
+from accelsim.errors import AccelsimError, ConfigError
 from accelsim.explore.command import add_parser as add_sweep_parser
 from accelsim.files import write_text_atomic
 from accelsim.report.command import add_parser as add_report_parser
@@ -31,13 +31,18 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
                         "it are replaced")
     p.add_argument("--hw", default="dropback-edge", metavar="HW",
                    help="hardware description or preset name (default: dropback-edge)")
+    p.add_argument("--epochs", type=int, metavar="N",
+                   help="train every run for N epochs (a quick look; default: 100 for "
+                        "LeNet-300-100, 15 for LeNet-5)")
     p.set_defaults(run=_cmd_demo)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from accelsim.demo import run_demo
 
-    run_demo(args.out, hardware=args.hw)
+    if args.epochs is not None and args.epochs < 1:
+        raise ConfigError(f"--epochs must be >= 1, got {args.epochs}")
+    run_demo(args.out, hardware=args.hw, epochs=args.epochs)
     return 0
 
 

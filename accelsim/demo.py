@@ -42,8 +42,11 @@ RUNS = (
 
 
 def run_demo(out_dir: str | Path, hardware: str = DEFAULT_HARDWARE,
-             progress: bool = True) -> list[dict]:
-    """Record, simulate and report every demo run; returns the table rows."""
+             progress: bool = True, epochs: int | None = None) -> list[dict]:
+    """Record, simulate and report every demo run; returns the table rows.
+
+    ``epochs`` overrides every run's epochs (a quick look; the defaults train properly).
+    """
     from accelsim.hw import load_hardware
     from accelsim.report import write_report
     from accelsim.sim import simulate
@@ -57,25 +60,25 @@ def run_demo(out_dir: str | Path, hardware: str = DEFAULT_HARDWARE,
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as err:
             raise ConfigError(f"cannot create {folder}: {err.strerror}") from None
-    rows, results = [], {}
+    rows, headlines = [], {}
     start = time.perf_counter()
     for run in RUNS:
         config = TrainConfig(net=run.net, method=run.method, compression=run.compression)
-        if run.epochs is not None:
-            config.epochs = run.epochs
+        if epochs is not None or run.epochs is not None:
+            config.epochs = epochs if epochs is not None else run.epochs
         trace = out / "traces" / f"{run.name}.trace"
         trained = record(config, str(trace), overwrite=True, progress=progress)
         result = simulate(str(trace), hw, progress=progress)
         result_path = out / "results" / f"{run.name}.json"
         write_text_atomic(result_path, result.to_json())
-        results[run.name] = result.totals()
+        headlines[run.name] = _headline(result.totals())
         rows.append({"run": run.name, "net": run.net, "method": run.method,
                      "test_accuracy": trained.test_accuracy, "stored_weights": trained.tracked,
                      "params": trained.params, "result": str(result_path),
-                     "baseline": run.baseline, **_headline(results[run.name])})
+                     "baseline": run.baseline, **headlines[run.name]})
     for row in rows:
         if row["baseline"]:
-            base = results[row["baseline"]]
+            base = headlines[row["baseline"]]
             row.update({f"{key}_ratio": base[key] / row[key] if row[key] else float("inf")
                         for key in ("weight_dram_read_bytes", "dram_bytes", "cycles",
                                     "energy_pj")})

@@ -52,6 +52,7 @@ class ArrayConfig:
     dram_bytes_per_cycle: float
     regen_lanes: int  # 0: no regeneration unit
     tiling: bool = True  # False: stream whole folds, never chunk (SCALE-Sim's mapping)
+    regen_byte_cost: float = 0.0  # one regenerated value, in DRAM-byte equivalents
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,13 @@ class GemmShape:
     b_bytes: float  # what B costs to fetch once (for weights: values + metadata)
     o_bytes: float
     psum_bytes: float  # bytes of all partial sums of O (one per output element)
+    # On-chip size of B: weights sit in SRAM as plain values whatever their DRAM format
+    # (regenerated ones included). None: the same as b_bytes.
+    b_footprint_bytes: float | None = None
+
+    @property
+    def b_held(self) -> float:
+        return self.b_bytes if self.b_footprint_bytes is None else self.b_footprint_bytes
 
 
 @dataclass
@@ -110,6 +118,7 @@ def _mapping_bytes(shape: GemmShape, cfg: ArrayConfig, flow: int, chunks: int,
     """
     fr, fc, _ = _folds(shape, cfg.rows, cfg.cols, flow)
     a, b, o, ps = shape.a_bytes, shape.b_bytes, shape.o_bytes, shape.psum_bytes
+    bh = shape.b_held  # what B occupies on chip (plain values), for the capacity checks
     cap_a, cap_b, cap_o = cfg.a_buffer_bytes, cfg.b_buffer_bytes, cfg.o_buffer_bytes
 
     def reused(total: float, held: float, cap: float, reuses: int) -> float:
@@ -117,7 +126,7 @@ def _mapping_bytes(shape: GemmShape, cfg: ArrayConfig, flow: int, chunks: int,
 
     if flow == WS:
         # B stationary: fetched once if it all stays on chip across chunks, else per chunk.
-        b_reads = reused(b, b, cap_b, chunks)
+        b_reads = reused(b, bh, cap_b, chunks)
         # A[chunk, k-fold] is reused by every n-fold (columns); O[chunk, n-fold] sums over
         # the k-folds (rows). The inner loop reuses its operand back to back.
         if rows_outer:  # for k-fold: for n-fold -> A block reused; psums of all n held
@@ -132,41 +141,50 @@ def _mapping_bytes(shape: GemmShape, cfg: ArrayConfig, flow: int, chunks: int,
         # n-folds (columns), B[chunk, n-fold] by the m-folds (rows).
         if rows_outer:  # for m-fold: for n-fold -> A block reused, all of B's chunk held
             a_reads = reused(a, a / chunks / fr, cap_a, fc)
-            b_reads = reused(b, b / chunks, cap_b, fr)
+            b_reads = reused(b, bh / chunks, cap_b, fr)
         else:
             a_reads = reused(a, a / chunks, cap_a, fc)
-            b_reads = reused(b, b / chunks / fc, cap_b, fr)
+            b_reads = reused(b, bh / chunks / fc, cap_b, fr)
         return a_reads, b_reads, o, 0.0
     # IS: A stationary; B[k-fold, chunk] is shared by the m-folds (columns); O[m-fold,
     # chunk] sums over the k-folds (rows).
     a_reads = reused(a, a, cap_a, chunks)
     if rows_outer:
-        b_reads = reused(b, b / chunks / fr, cap_b, fc)
+        b_reads = reused(b, bh / chunks / fr, cap_b, fc)
         spill = 0.0 if ps / chunks <= cap_o else 2.0 * ps * (fr - 1)
     else:
-        b_reads = reused(b, b / chunks, cap_b, fc)
+        b_reads = reused(b, bh / chunks, cap_b, fc)
         spill = 0.0 if ps / chunks / fc <= cap_o else 2.0 * ps * (fr - 1)
     return a_reads, b_reads, o, spill
 
 
+MAX_CHUNKS = 256  # finer cuts only multiply the fills; 256 leaves a 2^8 capacity range
+
+
 def _chunk_candidates(length: int) -> list[int]:
-    """1, 2, 4, ... chunks, up to one chunk per row of the array's worth of stream."""
+    """1, 2, 4, ... chunks, at most MAX_CHUNKS and never shorter than one element."""
     out, chunks = [], 1
-    while chunks <= max(length, 1):
+    while chunks <= min(max(length, 1), MAX_CHUNKS):
         out.append(chunks)
         chunks *= 2
     return out
 
 
-def best_mapping(shape: GemmShape, cfg: ArrayConfig) -> tuple[int, bool, tuple]:
-    """(chunks, rows_outer, bytes) of the mapping with the fewest DRAM bytes."""
+def best_mapping(shape: GemmShape, cfg: ArrayConfig,
+                 regen_values: float = 0.0) -> tuple[int, bool, tuple]:
+    """(chunks, rows_outer, bytes) of the cheapest mapping: the fewest DRAM bytes, where
+    every fetch of B also regenerates ``regen_values`` weights, each weighed as
+    ``cfg.regen_byte_cost`` DRAM bytes (its energy relative to a DRAM byte's), so a
+    mapping does not trade cheap compressed refetches for repeated regeneration."""
     flow = DATAFLOWS[cfg.dataflow]
     _, _, stream = _folds(shape, cfg.rows, cfg.cols, flow)
+    regen_cost = regen_values * cfg.regen_byte_cost
     best = None
     for chunks in _chunk_candidates(stream) if cfg.tiling else [1]:
         for rows_outer in (True, False):
             traffic = _mapping_bytes(shape, cfg, flow, chunks, rows_outer)
-            key = (sum(traffic), chunks)
+            fetches = traffic[1] / shape.b_bytes if shape.b_bytes else 1.0
+            key = (sum(traffic) + fetches * regen_cost, chunks)
             if best is None or key < best[0]:
                 best = (key, chunks, rows_outer, traffic)
     return best[1], best[2], best[3]
@@ -271,7 +289,7 @@ def tile_schedule(shape: GemmShape, cfg: ArrayConfig, regen_values: float = 0.0,
     """The best mapping's tiles, and its (chunks, b_fetches, traffic) for the counters."""
     flow = DATAFLOWS[cfg.dataflow]
     fr, fc, stream = _folds(shape, cfg.rows, cfg.cols, flow)
-    chunks, _, traffic = best_mapping(shape, cfg)
+    chunks, _, traffic = best_mapping(shape, cfg, regen_values)
     a_reads, b_reads, o_writes, spill = traffic
     b_fetches = max(1, round(b_reads / shape.b_bytes)) if shape.b_bytes else 1
     folds = fr * fc

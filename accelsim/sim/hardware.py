@@ -27,6 +27,9 @@ def sim_params(hw: Hardware) -> SimParams:
         dram_bytes_per_cycle=hw.dram_bytes_per_cycle,
         regen_lanes=hw.regen.lanes if hw.regen else 0,
         tiling=hw.array.tiling,
+        # A regenerated value weighed by its energy against a DRAM byte's, for mapping.
+        regen_byte_cost=(hw.regen.energy_per_value_pj / (dram.read_energy_pj_per_bit * 8)
+                         if hw.regen else 0.0),
     )
     return SimParams(
         name=hw.name, array=array, clock_hz=hw.array.clock_hz,

@@ -180,7 +180,8 @@ class Replay:
         shape = GemmShape(gemm.m, gemm.k, gemm.n, g,
                           gemm.a_elements * sizes[gemm.a_role] / g, b_bytes / g,
                           gemm.o_elements * sizes[gemm.o_role] / g,
-                          gemm.m * gemm.n * sizes[gemm.o_role])
+                          gemm.m * gemm.n * sizes[gemm.o_role],
+                          b_footprint_bytes=gemm.b_elements * sizes[gemm.b_role] / g)
         regen = fetch.regen_values / g if fetch else 0.0
         cost = gemm_cost(shape, p.array, regen_values=regen, fold_weight_share=share,
                          fidelity=self.fidelity)
