@@ -211,7 +211,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     write_text_atomic(args.out, result.to_json())
     if args.csv:
         write_text_atomic(args.csv, result.layers_csv())
-    totals = result.totals()
+    totals = result.totals
     print(f"{result.trace['net']} ({result.trace['method']}) on {result.hardware['name']}: "
           f"{totals['cycles']:.4g} cycles, {totals['energy_pj'] / 1e6:.4g} uJ, DRAM "
           f"{totals['dram_read_bytes'] / 1e6:.4g} MB read / "

@@ -71,7 +71,7 @@ def run_demo(out_dir: str | Path, hardware: str = DEFAULT_HARDWARE,
         result = simulate(str(trace), hw, progress=progress)
         result_path = out / "results" / f"{run.name}.json"
         write_text_atomic(result_path, result.to_json())
-        headlines[run.name] = _headline(result.totals())
+        headlines[run.name] = _headline(result.totals)
         rows.append({"run": run.name, "net": run.net, "method": run.method,
                      "test_accuracy": trained.test_accuracy, "stored_weights": trained.tracked,
                      "params": trained.params, "result": str(result_path),

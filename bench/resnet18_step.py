@@ -82,7 +82,7 @@ def timed(fn):
 
 
 def headline(result, clock_hz: float) -> dict[str, float]:
-    totals = result.totals()
+    totals = result.totals
     return {
         "cycles": totals["cycles"],
         "step_ms_on_chip": totals["cycles"] / clock_hz * 1e3,
@@ -133,7 +133,7 @@ def main():
                     replay_records(h, [r], p, fidelity=args.fidelity),
                 "simulate": lambda p=preset, t=path: simulate(str(t), p, fidelity=args.fidelity),
             }
-            same = calls[name]["replay_records"]().totals() == results[name].totals()
+            same = calls[name]["replay_records"]().totals == results[name].totals
             assert same, f"{name}: replay_records and simulate() disagree"
         for _ in range(args.warmup):
             for variants in calls.values():

@@ -128,13 +128,13 @@ def main():
             fresh["compile"].append(fresh_process(topology, args.fidelity,
                                                   Path(tmp) / f"numba-{run}"))
 
-    assert replay_only().totals() == result.totals()
+    assert replay_only().totals == result.totals
     timings = json.loads((GOLDENS / "timings.json").read_text())
     peer_wall_s = timings["standalone"]["wall_s"]
     peer_simulate_s = timings["runs"]["ws"]["layers"][LAYER]["simulate_s"]
     replay_s = statistics.median(replay_times)
     simulate_s = statistics.median(simulate_times)
-    ours = result.totals()
+    ours = result.totals
     theirs = scalesim_cycles()
 
     print(f"{LAYER} (58x58x64 -> 64, 3x3, stride 1) on {PRESET}, fwd, {args.fidelity} "

@@ -43,4 +43,4 @@ def run_point(point: Point) -> dict[str, Any]:
 
     result = simulate(point.trace.path, point.hardware, phases=point.phases,
                       steps=point.steps, fidelity=point.fidelity)
-    return {**point.inputs(), **result.totals()}
+    return {**point.inputs(), **result.totals}

@@ -61,10 +61,9 @@ class GemmLayer:
         """The layer with pruned filters (outputs) and pruned input channels removed."""
         if out_alive == self.out_channels and in_alive == self.in_channels:
             return self
-        in_scale = in_alive / self.in_channels
         return GemmLayer(
             self.name, self.batch, self.pixels,
-            math.ceil(self.in_elements * in_scale),
+            -(-self.in_elements * in_alive // self.in_channels),  # exact integer ceil
             self.out_elements // self.out_channels * out_alive,
             in_alive, out_alive, self.kernel, self.groups, self.weight_tensor,
             self.tensor_ids, self.first,

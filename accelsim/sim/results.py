@@ -60,7 +60,10 @@ class SimResult:
     def _weighted(self) -> np.ndarray:
         return self.rows * self.step_weight[:, None, None, None]
 
+    @property
     def totals(self) -> dict[str, float]:
+        """Every counter summed over steps (weighted), layers and phases, plus the sums
+        named in the result contract (dram_read_bytes, weight_dram_read_bytes, ...)."""
         summed = self._weighted().sum(axis=(0, 1, 2))
         out = {name: float(summed[i]) for i, name in enumerate(COUNTER_NAMES)}
         out["dram_read_bytes"] = sum(out[f"dram_read_bytes.{o}"] for o in OPERANDS)
@@ -120,7 +123,7 @@ class SimResult:
         return {
             "format": "accelsim-result", "version": 1,
             "trace": self.trace, "hardware": self.hardware, "options": self.options,
-            "totals": self.totals(), "by_phase": self.by_phase(),
+            "totals": self.totals, "by_phase": self.by_phase(),
             "layers": self.by_layer(), "per_step": self.per_step(),
         }
 

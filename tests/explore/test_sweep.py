@@ -68,7 +68,7 @@ def test_local_and_dask_cluster_give_identical_rows(write_spec, tmp_path, cluste
                                                                         "64 KiB", 24)
     hw = load_hardware("dropback-edge").replace({"sram.capacity": "64 KiB",
                                                  "array.rows": 24})
-    totals = simulate(str(DROPBACK), hw, steps="1:3").totals()
+    totals = simulate(str(DROPBACK), hw, steps="1:3").totals
     assert {k: row[k] for k in totals} == totals
     dense, dropback = local.iloc[:25], local.iloc[25:]
     assert (dense["regen_values"] == 0).all() and (dropback["regen_values"] > 0).all()

@@ -66,8 +66,8 @@ def test_random_layers_agree(m, k, n, element, flow, side, buffer, bandwidth, la
                                    "traces/lenet300-dropback25.trace"])
 def test_sample_traces_agree(trace):
     hw = load_hardware("dropback-edge")
-    fast = simulate(trace, hw, steps="1:6").totals()
-    event = simulate(trace, hw, steps="1:6", fidelity="event").totals()
+    fast = simulate(trace, hw, steps="1:6").totals
+    event = simulate(trace, hw, steps="1:6", fidelity="event").totals
     assert event["cycles"] == pytest.approx(fast["cycles"], rel=0.02)
     for key, value in fast.items():
         if key != "cycles" and not key.startswith("energy_pj"):

@@ -431,8 +431,8 @@ def test_sparse_weight_traffic_never_exceeds_dense(scenario, design):
     name, changes = design
     hw = described(name, changes)
     header, sparse_records = scenario.header(), scenario.records()
-    sparse = run(header, sparse_records, hw).totals()
-    dense = run(header, scenario.records(dense=True), hw).totals()
+    sparse = run(header, sparse_records, hw).totals
+    dense = run(header, scenario.records(dense=True), hw).totals
     assert sparse["weight_dram_read_bytes"] <= dense["weight_dram_read_bytes"] * (1 + 1e-12)
     assert dram_total(sparse) <= dram_total(dense) * (1 + 1e-12)
     assert dense["regen_values"] == 0
@@ -497,8 +497,8 @@ def test_larger_sram_never_increases_dram_bytes(scenario, design, sizes):
     order = CAPACITIES + (HUGE,)
     small, large = sorted(sizes, key=order.index)
     header, records = scenario.header(), scenario.records()
-    a = run(header, records, described(name, changes, sram__capacity=small)).totals()
-    b = run(header, records, described(name, changes, sram__capacity=large)).totals()
+    a = run(header, records, described(name, changes, sram__capacity=small)).totals
+    b = run(header, records, described(name, changes, sram__capacity=large)).totals
     assert dram_total(b) <= dram_total(a) * (1 + 1e-12)
     # (refetch alone may grow: a larger buffer can trade partial-sum spills for refetch)
     assert a["macs"] == b["macs"]
@@ -546,8 +546,8 @@ def test_wider_array_never_streams_longer(scenario, design, unchunked):
             allowance += g * fold_w * cols * scenario.record_every * len(records)
     update = PHASES.index("update")
     assert (wide.rows[..., update, cc] <= narrow.rows[..., update, cc]).all()
-    assert (wide.totals()["compute_cycles"]
-            <= narrow.totals()["compute_cycles"] + allowance)
+    assert (wide.totals["compute_cycles"]
+            <= narrow.totals["compute_cycles"] + allowance)
 
 
 @PROPERTY
@@ -561,7 +561,7 @@ def test_energy_is_the_sum_of_nonnegative_components(scenario, design):
     params = sim_params(hw)
     header = scenario.header()
     result = run(header, scenario.records(), hw)
-    totals = result.totals()
+    totals = result.totals
     assert totals["energy_pj"] == pytest.approx(
         sum(totals[f"energy_pj.{p}"] for p in ENERGY_PARTS), rel=1e-12)
     assert totals["energy_pj"] > 0
@@ -603,7 +603,7 @@ def test_doubling_the_batch_doubles_activations_not_forward_weights(scenario, de
     name, changes = design
     hw = described(name, changes)
     records = scenario.records()
-    a, b = (run(scenario.header(batch), records, hw, ("fwd",)).totals()
+    a, b = (run(scenario.header(batch), records, hw, ("fwd",)).totals
             for batch in (scenario.batch, 2 * scenario.batch))
     act = hw.dtypes.activations_bytes
     steps = scenario.record_every * scenario.steps
@@ -626,7 +626,7 @@ def test_doubling_the_batch_doubles_activations_not_forward_weights(scenario, de
 def test_totals_are_the_sums_of_layers_phases_and_steps(scenario, design):
     name, changes = design
     result = run(scenario.header(), scenario.records(), described(name, changes))
-    totals = result.totals()
+    totals = result.totals
     weight = scenario.record_every
     assert totals["training_steps"] == weight * scenario.steps
     layers = result.by_layer()
@@ -713,7 +713,7 @@ def test_structurally_pruned_filters_shrink_the_gemms(scenario, design, data):
             scenario.batch * inputs * act, rel=1e-12), spec
         assert row[INDEX["dram_write_bytes.outputs"]] == pytest.approx(
             scenario.batch * outputs * act, rel=1e-12), spec
-    assert result.totals()["regen_values"] == 0
+    assert result.totals["regen_values"] == 0
 
 
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])

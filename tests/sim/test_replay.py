@@ -71,13 +71,13 @@ def test_fetched_plus_regenerated_equals_weight_reads(traces, edge):
 def test_sparse_weight_traffic_never_exceeds_dense(traces, edge):
     for fmt in ("dense", "bitmap", "csr", "coo"):
         hw = edge.replace({"storage.format": fmt})
-        dense = simulate(traces["dense"], hw).totals()
-        sparse = simulate(traces["sparse"], hw).totals()
+        dense = simulate(traces["dense"], hw).totals
+        sparse = simulate(traces["sparse"], hw).totals
         assert sparse["weight_dram_read_bytes"] <= dense["weight_dram_read_bytes"], fmt
 
 
 def test_energy_total_is_the_sum_of_components(traces, edge):
-    totals = simulate(traces["sparse"], edge).totals()
+    totals = simulate(traces["sparse"], edge).totals
     parts = sum(totals[f"energy_pj.{p}"] for p in ENERGY_PARTS)
     assert totals["energy_pj"] == pytest.approx(parts, rel=1e-12)
     assert all(totals[f"energy_pj.{p}"] >= 0 for p in ENERGY_PARTS)
@@ -86,8 +86,8 @@ def test_energy_total_is_the_sum_of_components(traces, edge):
 
 def test_doubling_the_batch_doubles_activations_not_forward_weights(traces, edge):
     hw = edge.replace({"sram.capacity": "16 MiB"})  # no capacity effects
-    one = simulate(traces["sparse"], hw, phases=["fwd"]).totals()
-    two = simulate(traces["sparse_b32"], hw, phases=["fwd"]).totals()
+    one = simulate(traces["sparse"], hw, phases=["fwd"]).totals
+    two = simulate(traces["sparse_b32"], hw, phases=["fwd"]).totals
     for key in ("dram_read_bytes.inputs", "dram_write_bytes.outputs"):
         assert two[key] == pytest.approx(2 * one[key])
     assert two["weight_dram_read_bytes"] == one["weight_dram_read_bytes"]
@@ -95,9 +95,9 @@ def test_doubling_the_batch_doubles_activations_not_forward_weights(traces, edge
 
 
 def test_without_regen_unit_pruned_weights_are_fetched(traces, edge):
-    with_unit = simulate(traces["sparse"], edge).totals()
-    without = simulate(traces["sparse"], edge.replace({"regen": False})).totals()
-    dense = simulate(traces["dense"], edge).totals()
+    with_unit = simulate(traces["sparse"], edge).totals
+    without = simulate(traces["sparse"], edge.replace({"regen": False})).totals
+    dense = simulate(traces["dense"], edge).totals
     assert without["regen_values"] == 0
     assert without["weight_dram_read_bytes"] == dense["weight_dram_read_bytes"]
     assert with_unit["weight_dram_read_bytes"] < without["weight_dram_read_bytes"]
@@ -120,4 +120,4 @@ def test_steps_range_and_phases(traces, edge):
     assert list(part.steps) == [2, 3]
     fwd = simulate(traces["sparse"], edge, phases=["fwd"])
     assert fwd.phases == ["fwd"]
-    assert fwd.totals()["macs"] == 6 * 16 * sum(i * o for i, o in SIZES)
+    assert fwd.totals["macs"] == 6 * 16 * sum(i * o for i, o in SIZES)

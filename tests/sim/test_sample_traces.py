@@ -85,7 +85,7 @@ def step_bytes(fmt: str, index_bits: int | None, mask: np.ndarray, v: int) -> tu
 
 def fwd(path: str, hw):
     result = simulate(path, hw, phases=["fwd"])
-    assert result.totals()["refetch_bytes"] == 0  # every weight read exactly once
+    assert result.totals["refetch_bytes"] == 0  # every weight read exactly once
     return result
 
 
@@ -136,9 +136,9 @@ def test_dropback_on_the_preset_saves_what_the_csr_formula_says(edge, dropback_m
     header, steps = dropback_masks
     v, b = 8 * edge.dtypes.weights_bytes, edge.storage.index_bits
     expected = sum(step_bits("csr", b, m, v) for _, masks in steps for m in masks.values())
-    totals = fwd(DROPBACK, edge).totals()
+    totals = fwd(DROPBACK, edge).totals
     assert totals["weight_dram_read_bytes"] == pytest.approx(expected / 8, rel=1e-12)
-    dense = fwd(DENSE, edge).totals()["weight_dram_read_bytes"]
+    dense = fwd(DENSE, edge).totals["weight_dram_read_bytes"]
     assert dense / totals["weight_dram_read_bytes"] > 10
 
 
@@ -146,18 +146,18 @@ def test_without_regen_unit_dropback_costs_exactly_dense(edge):
     hw = edge.replace({"regen": False})
     sparse = simulate(DROPBACK, hw)
     dense = simulate(DENSE, hw)
-    assert sparse.totals()["regen_values"] == 0
+    assert sparse.totals["regen_values"] == 0
     for operand in OPERANDS:  # every byte of every operand, per step
         for key in (f"dram_read_bytes.{operand}", f"dram_write_bytes.{operand}"):
             np.testing.assert_array_equal(sparse.rows[..., INDEX[key]],
                                           dense.rows[..., INDEX[key]], err_msg=key)
-    assert sparse.totals()["weight_dram_read_bytes"] == dense.totals()["weight_dram_read_bytes"]
+    assert sparse.totals["weight_dram_read_bytes"] == dense.totals["weight_dram_read_bytes"]
 
 
 @pytest.mark.parametrize("preset", ["dropback-edge", "edge-lpddr4", "datacenter-hbm2"])
 def test_dense_trace_regenerates_nothing(preset):
     hw = load_hardware(preset).replace({"regen.lanes": 16, "storage.format": "csr"})
-    totals = simulate(DENSE, hw).totals()
+    totals = simulate(DENSE, hw).totals
     assert totals["regen_values"] == 0 and totals["energy_pj.regen"] == 0
     assert totals["dram_read_bytes.metadata"] == 0
     with open_trace(DENSE) as reader:
@@ -266,7 +266,7 @@ def test_filter_pruning_shrinks_macs_and_traffic_with_the_live_filters(edge, pru
         assert (now[INDEX["dram_read_bytes.weights"]]
                 / first[INDEX["dram_read_bytes.weights"]]) == pytest.approx(k1 / 6)
     assert events == 5
-    totals = result.totals()
+    totals = result.totals
     assert totals["regen_values"] == 0 and totals["energy_pj.regen"] == 0
 
 
@@ -287,4 +287,4 @@ def test_filter_pruning_updates_only_live_filters(edge, pruned_run):
             assert counters[INDEX["dram_write_bytes.weights"]] == expected * v
             assert counters[INDEX["dram_read_bytes.gradients"]] == expected * grad
             assert counters[INDEX["dram_read_bytes.metadata"]] == 0
-    assert result.totals()["regen_values"] == 0
+    assert result.totals["regen_values"] == 0
