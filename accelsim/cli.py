@@ -33,7 +33,7 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
                    help="hardware description or preset name (default: dropback-edge)")
     p.add_argument("--epochs", type=int, metavar="N",
                    help="train every run for N epochs (a quick look; default: 100 for "
-                        "LeNet-300-100, 15 for LeNet-5)")
+                        "LeNet-300-100, 30 for LeNet-5)")
     p.set_defaults(run=_cmd_demo)
 
 

@@ -34,9 +34,9 @@ RUNS = (
     DemoRun("lenet300-dense", "lenet-300-100", "dense"),
     DemoRun("lenet300-dropback25", "lenet-300-100", "dropback", 25.0,
             baseline="lenet300-dense"),
-    DemoRun("lenet5-dense", "lenet-5", "dense", epochs=15),
-    DemoRun("lenet5-swd10", "lenet-5", "swd", 10.0, epochs=15, baseline="lenet5-dense"),
-    DemoRun("lenet5-filters2", "lenet-5", "filter_pruning", 2.0, epochs=15,
+    DemoRun("lenet5-dense", "lenet-5", "dense", epochs=30),
+    DemoRun("lenet5-swd10", "lenet-5", "swd", 10.0, epochs=30, baseline="lenet5-dense"),
+    DemoRun("lenet5-filters2", "lenet-5", "filter_pruning", 2.0, epochs=30,
             baseline="lenet5-dense"),
 )
 

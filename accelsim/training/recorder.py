@@ -293,4 +293,6 @@ def record(config, out: str, overwrite: bool = False, progress: bool = True):
         result = train(run, progress=progress,
                        on_step=lambda step, loss, lr: recorder.log(loss=loss),
                        on_epoch=lambda epoch, accuracy: recorder.log(accuracy=accuracy))
+        # The last record carries the final test accuracy (after SWD's hard prune).
+        recorder.log(accuracy=result.test_accuracy)
     return result
