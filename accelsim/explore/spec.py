@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ import numpy as np
 
 import accelsim
 from accelsim.errors import AccelsimError, ConfigError
+from accelsim.files import read_toml
 from accelsim.hw import Hardware, load_hardware
 from accelsim.hw.schema import suggestion
 from accelsim.sim.lowering import PHASES
@@ -167,16 +167,7 @@ def point_key(trace: TraceEntry, hw: Hardware, overrides: tuple[tuple[str, Any],
 # -- pieces of the spec -----------------------------------------------------------------
 
 def _read(path: Path, shown: str) -> dict[str, Any]:
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise ConfigError(f"{shown}: cannot read sweep spec: {error.strerror}") from None
-    try:
-        return tomllib.loads(data.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise ConfigError(f"{shown}: not UTF-8 text") from None
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"{shown}: invalid TOML: {error}") from None
+    return read_toml(path, shown, "sweep spec")
 
 
 def _names(value: Any, key: str, shown: str) -> list[str]:

@@ -12,13 +12,13 @@ drops the parent's keys that depend on it (``description.DEPENDENT_KEYS``).
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import accelsim
 from accelsim.errors import ConfigError
+from accelsim.files import read_toml
 from accelsim.hw.description import Hardware, build_hardware, drop_dependent_keys
 from accelsim.hw.schema import suggestion
 
@@ -88,16 +88,7 @@ def _load_merged(path: Path, chain: tuple[Path, ...]) -> tuple[dict, dict[str, s
 
 
 def _read_toml(path: Path, shown: str) -> dict[str, Any]:
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise ConfigError(f"{shown}: cannot read: {error.strerror}") from None
-    try:
-        return tomllib.loads(data.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise ConfigError(f"{shown}: not UTF-8 text") from None
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"{shown}: invalid TOML: {error}") from None
+    return read_toml(path, shown)
 
 
 def _parent_path(child: Path, reference: str, shown: str) -> Path:
