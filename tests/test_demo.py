@@ -19,6 +19,7 @@ def test_demo_writes_traces_results_report_and_ratios(tmp_path):
     # The acceptance: DropBack's weight DRAM traffic at least 10x below dense's.
     assert dropback["weight_dram_read_bytes_ratio"] >= 10
     assert dropback["stored_weights"] == 266_610 // 25
-    # SWD stores every weight while it trains: it costs what dense costs.
-    assert by_name["lenet5-swd10"]["weight_dram_read_bytes_ratio"] == 1.0
+    # SWD stores every weight until its prune (90% of the steps), then 10% of them.
+    swd = by_name["lenet5-swd10"]["weight_dram_read_bytes_ratio"]
+    assert 1.0 < swd < 1.5
     assert "lenet300-dropback25" in (tmp_path / "report.md").read_text()

@@ -26,6 +26,7 @@ from accelsim.sim.storage import weight_fetch
 from accelsim.trace import StepRecord, TraceHeader, TraceReader
 
 FIDELITIES = ("fast", "event")
+REGENERATING_METHODS = ("dropback",)
 ROLE_OPERAND = {"inputs": "inputs", "outputs": "outputs", "grad_outputs": "gradients",
                 "grad_inputs": "gradients", "grad_weights": "gradients", "weights": "weights"}
 
@@ -90,6 +91,13 @@ class Replay:
             raise ConfigError(f"unknown fidelity {fidelity!r}; choose one of "
                               f"{', '.join(FIDELITIES)}")
         self.header, self.params, self.fidelity = header, params, fidelity
+        # What replaces a weight that is not stored: DropBack resets it to its initial
+        # value (regenerated on chip, or fetched when there is no unit); pruning methods
+        # leave a zero, which a sparse format decodes for free.
+        if header.method in REGENERATING_METHODS:
+            self.fill = "regen" if params.has_regen else "none"
+        else:
+            self.fill = "zero"
         self.phases = [p for p in PHASES if p in set(phases)]
         unknown = set(phases) - set(PHASES)
         if unknown:
@@ -173,10 +181,10 @@ class Replay:
         if gemm.weight_operand == "b":
             stored = gemm.b_elements if state.dense else state.stored
             fetch = weight_fetch(gemm.b_elements, stored, p.weight_bytes, p.storage,
-                                 p.has_regen, state.fillers)
+                                 self.fill, state.fillers)
             b_bytes = fetch.total_bytes
             # Only a sparse fetch follows the mask fold by fold; a dense one is uniform.
-            share = self._fold_share(gemm, state) if fetch.regen_values else None
+            share = self._fold_share(gemm, state) if fetch.stored < gemm.b_elements else None
         shape = GemmShape(gemm.m, gemm.k, gemm.n, g,
                           gemm.a_elements * sizes[gemm.a_role] / g, b_bytes / g,
                           gemm.o_elements * sizes[gemm.o_role] / g,
@@ -245,9 +253,9 @@ class Replay:
             stored = int(np.count_nonzero(masks[tid])) if mask is None else numel
             padding = (p.storage.padding_entries(np.flatnonzero(masks[tid]))
                        if mask is None and stored < numel else 0)
-            fetch = weight_fetch(numel, stored, p.weight_bytes, p.storage, p.has_regen,
+            fetch = weight_fetch(numel, stored, p.weight_bytes, p.storage, self.fill,
                                  padding)
-            sparse = fetch.regen_values > 0
+            sparse = fetch.stored < numel
             state_bytes = (fetch.stored if sparse else numel) * p.state_bytes * \
                 self.header.optimizer_state_per_weight
             counters[INDEX["dram_read_bytes.weights"]] += fetch.value_bytes
@@ -257,7 +265,8 @@ class Replay:
             counters[INDEX["dram_read_bytes.gradients"]] += numel * p.gradient_bytes
             counters[INDEX["dram_read_bytes.optimizer_state"]] += state_bytes
             counters[INDEX["dram_write_bytes.optimizer_state"]] += state_bytes
-            counters[INDEX["regen_values"]] += numel if sparse else 0
+            # Scoring every weight by its displacement needs every initial value.
+            counters[INDEX["regen_values"]] += numel if sparse and self.fill == "regen" else 0
             elements += numel
         moved = dram_bytes(counters)
         compute = -(-elements // max(p.update_lanes, 1))

@@ -2,8 +2,9 @@
 
 A tensor whose every weight is stored, or whose pruning is structural (dead filters are
 simply absent), is laid out densely: values only. A tensor with an unstructured stored
-set (DropBack) is laid out in ``storage.format`` (bits per format: hw.Storage), and the
-weights it does not store come from the regeneration unit — unless the format would take
+set is laid out in ``storage.format`` (bits per format: hw.Storage); the weights it does
+not store come from the regeneration unit (DropBack: their initial values) or are zeros
+the decoder inserts (pruning methods) — unless the format would take
 more bytes than plain values (a nearly full tensor), when it is kept dense. Without a
 regeneration unit, or in the dense format, the weights that are not stored are fetched
 as dense values: no saving.
@@ -30,19 +31,26 @@ class WeightFetch:
         return self.value_bytes + self.metadata_bytes
 
 
+FILLS = ("regen", "zero", "none")
+
+
 def weight_fetch(numel: int, stored: int, value_bytes: int, storage: Storage,
-                 has_regen: bool, padding: int = 0) -> WeightFetch:
+                 fill: str, padding: int = 0) -> WeightFetch:
     """Cost of one full read of a tensor with ``stored`` of ``numel`` weights stored.
 
+    ``fill``: where the weights that are not stored come from — "regen" (their initial
+    values, from the regeneration unit: DropBack), "zero" (pruned to zero: the format's
+    decoder inserts them for free) or "none" (nothing can make them: fetch every weight).
     ``padding``: the relative-index CSR filler entries for this stored set.
     """
-    if stored >= numel or storage.format == "dense" or not has_regen:
+    if stored >= numel or storage.format == "dense" or fill == "none":
         return WeightFetch(float(numel * value_bytes), 0.0, 0, numel)
     value_bits = 8 * value_bytes
     total_bits = storage.stored_bits(numel, stored, value_bits, padding)
     values = (stored + padding) * value_bytes if storage.format == "csr" else stored * value_bytes
     # Metadata is laid out per tensor and rounded up to whole bytes.
-    sparse = WeightFetch(float(values), float(-(-total_bits // 8) - values), numel - stored,
+    regenerated = numel - stored if fill == "regen" else 0
+    sparse = WeightFetch(float(values), float(-(-total_bits // 8) - values), regenerated,
                          stored)
     if sparse.total_bytes >= numel * value_bytes:
         # Too dense for the format to pay off: the tensor is kept as plain values.

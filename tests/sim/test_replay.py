@@ -121,3 +121,17 @@ def test_steps_range_and_phases(traces, edge):
     fwd = simulate(traces["sparse"], edge, phases=["fwd"])
     assert fwd.phases == ["fwd"]
     assert fwd.totals["macs"] == 6 * 16 * sum(i * o for i, o in SIZES)
+
+
+def test_pruned_weights_are_zeros_not_regenerated(tmp_path, edge):
+    """A pruning method's unstored weights are zeros: the sparse format decodes them for
+    free, with or without a regeneration unit; only DropBack regenerates."""
+    pruned = write_trace(tmp_path / "swd.trace", mlp_header(method="swd"))
+    dropback = write_trace(tmp_path / "db.trace", mlp_header(method="dropback"))
+    for hw in (edge, edge.replace({"regen": False})):
+        zeros = simulate(pruned, hw).totals
+        assert zeros["regen_values"] == 0 and zeros["energy_pj.regen"] == 0
+        with_regen = simulate(dropback, edge).totals
+        # Same masks, same format: the same weight bytes whoever fills the gaps.
+        assert zeros["weight_dram_read_bytes"] == with_regen["weight_dram_read_bytes"]
+    assert simulate(dropback, edge).totals["regen_values"] > 0

@@ -55,7 +55,8 @@ def test_registered():
 
 
 def test_schedule_is_geometric_from_a_min_to_a_max():
-    swd = SelectiveWeightDecay(mlp(), a_min=0.1, a_max=1e5, total_steps=100)
+    swd = SelectiveWeightDecay(mlp(), a_min=0.1, a_max=1e5, total_steps=100,
+                               finetune_fraction=0.0)
     assert swd.schedule(0) == pytest.approx(0.1)
     assert swd.schedule(100) == pytest.approx(1e5)
     assert swd.schedule(250) == pytest.approx(1e5)  # clamped after T
@@ -68,7 +69,8 @@ def test_schedule_is_geometric_from_a_min_to_a_max():
 
 def test_penalty_matches_hand_computation():
     model = mlp()
-    swd = SelectiveWeightDecay(model, target=0.75, weight_decay=1e-3, total_steps=20)
+    swd = SelectiveWeightDecay(model, target=0.75, weight_decay=1e-3, total_steps=20,
+                               finetune_fraction=0.0)
     swd.step_count = 7
     magnitudes = scored_weights(model)
     keep = round(0.25 * magnitudes.numel())
@@ -81,7 +83,7 @@ def test_penalty_matches_hand_computation():
 
 def test_hook_gradient_equals_autograd_of_penalty():
     model = mlp()
-    swd = SelectiveWeightDecay(model, target=0.6, total_steps=10)
+    swd = SelectiveWeightDecay(model, target=0.6, total_steps=10, finetune_fraction=0.0)
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-3)  # cap 1/lr = 1000: inactive
     swd.attach(optimizer)
     swd.step_count = 6
@@ -97,7 +99,7 @@ def test_hook_gradient_equals_autograd_of_penalty():
 
 def test_mask_keeps_exactly_target_fraction_of_largest():
     model = mlp()
-    swd = SelectiveWeightDecay(model, target=0.9, total_steps=10)
+    swd = SelectiveWeightDecay(model, target=0.9, total_steps=10, finetune_fraction=0.0)
     for p in model.parameters():
         p.grad = torch.zeros_like(p)
     swd.before_step()
@@ -110,7 +112,7 @@ def test_mask_keeps_exactly_target_fraction_of_largest():
 
 def test_clamp_caps_coefficient_at_inverse_lr():
     model = mlp()
-    swd = SelectiveWeightDecay(model, target=0.5, total_steps=10)
+    swd = SelectiveWeightDecay(model, target=0.5, total_steps=10, finetune_fraction=0.0)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     swd.attach(optimizer)
     swd.step_count = 10  # coefficient 5e-4 * 1e6 = 500 > 1 / lr = 10
@@ -127,7 +129,7 @@ def test_clamp_caps_coefficient_at_inverse_lr():
 @pytest.mark.parametrize(("momentum", "final_ratio"), [(0.0, 0.05), (0.9, 0.1)])
 def test_weights_outside_mask_shrink_toward_zero(momentum, final_ratio):
     model = mlp()
-    swd = SelectiveWeightDecay(model, target=0.8, total_steps=60)
+    swd = SelectiveWeightDecay(model, target=0.8, total_steps=60, finetune_fraction=0.0)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=momentum)
     swd.attach(optimizer)
     start = scored_weights(model)
@@ -144,7 +146,7 @@ def test_weights_outside_mask_shrink_toward_zero(momentum, final_ratio):
 
 def test_stored_mask_all_true_until_finalize_then_exactly_mask():
     model = mlp()
-    swd = SelectiveWeightDecay(model, target=0.7, total_steps=20)
+    swd = SelectiveWeightDecay(model, target=0.7, total_steps=20, finetune_fraction=0.0)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
     swd.attach(optimizer)
     train(model, swd, optimizer, 20)
@@ -164,7 +166,7 @@ def test_stored_mask_all_true_until_finalize_then_exactly_mask():
 
 def test_training_after_finalize_keeps_pruned_weights_zero():
     model = mlp()
-    swd = SelectiveWeightDecay(model, target=0.7, total_steps=10)
+    swd = SelectiveWeightDecay(model, target=0.7, total_steps=10, finetune_fraction=0.0)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=1e-3)
     swd.attach(optimizer)
     train(model, swd, optimizer, 10)
@@ -177,13 +179,14 @@ def test_training_after_finalize_keeps_pruned_weights_zero():
 
 def test_norm_parameters_are_not_scored():
     model = conv_bn_net()
-    swd = SelectiveWeightDecay(model, target=0.5, total_steps=10)
+    swd = SelectiveWeightDecay(model, target=0.5, total_steps=10, finetune_fraction=0.0)
     assert swd.keep_mask("1.weight") is None and swd.keep_mask("1.bias") is None
     assert swd.keep_mask("0.weight") is not None and swd.keep_mask("3.bias") is not None
 
 
 def test_structured_pairs_batchnorm_with_preceding_conv():
-    swd = SelectiveWeightDecay(conv_bn_net(), structured=True, target=0.5, total_steps=10)
+    swd = SelectiveWeightDecay(conv_bn_net(), structured=True, target=0.5, total_steps=10,
+                               finetune_fraction=0.0)
     assert [(g.gamma.name, g.conv_weight.name) for g in swd.groups] == [
         ("1.weight", "0.weight"),
         ("4.weight", "3.weight"),
@@ -201,7 +204,8 @@ def test_structured_pairs_batchnorm_with_preceding_conv():
 def test_structured_mode_without_conv_pairing():
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(6, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 2))
-    swd = SelectiveWeightDecay(model, structured=True, target=0.05, total_steps=5)
+    swd = SelectiveWeightDecay(model, structured=True, target=0.05, total_steps=5,
+                               finetune_fraction=0.0)
     assert swd.groups[0].conv_weight is None
 
 
@@ -210,7 +214,8 @@ def test_structured_prunes_channels_until_accounted_params_hit_target():
     with torch.no_grad():  # distinct gammas, so the ranking is known
         for module in (model[1], model[4]):
             module.weight.copy_(torch.rand(module.num_features) + 0.1)
-    swd = SelectiveWeightDecay(model, structured=True, target=0.5, total_steps=10)
+    swd = SelectiveWeightDecay(model, structured=True, target=0.5, total_steps=10,
+                               finetune_fraction=0.0)
     for p in model.parameters():
         p.grad = torch.zeros_like(p)
     swd.before_step()
@@ -233,7 +238,8 @@ def test_structured_gradient_equals_autograd_and_finalize_zeroes_channels():
         for module in (model[1], model[4]):
             module.weight.copy_(torch.rand(module.num_features) + 0.1)
             module.bias.copy_(torch.rand(module.num_features) - 0.5)
-    swd = SelectiveWeightDecay(model, structured=True, target=0.4, total_steps=10)
+    swd = SelectiveWeightDecay(model, structured=True, target=0.4, total_steps=10,
+                               finetune_fraction=0.0)
     swd.step_count = 4
     params = list(model.parameters())
     expected = torch.autograd.grad(swd.penalty(), params, allow_unused=True)
@@ -258,23 +264,25 @@ def test_structured_gradient_equals_autograd_and_finalize_zeroes_channels():
 
 def test_state_dict_round_trip():
     model = mlp()
-    swd = SelectiveWeightDecay(model, target=0.5, total_steps=10)
+    swd = SelectiveWeightDecay(model, target=0.5, total_steps=10, finetune_fraction=0.0)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
     swd.attach(optimizer)
     train(model, swd, optimizer, 5)
     swd.finalize()
-    other = SelectiveWeightDecay(mlp(seed=1), target=0.5, total_steps=10)
+    other = SelectiveWeightDecay(mlp(seed=1), target=0.5, total_steps=10, finetune_fraction=0.0)
     other.load_state_dict(swd.state_dict())
     assert other.step_count == 5 and other.finalized
     for name, _ in model.named_parameters():
         assert torch.equal(other.stored_mask(name), swd.stored_mask(name))
-    structured = SelectiveWeightDecay(conv_bn_net(), structured=True, target=0.3, total_steps=5)
+    structured = SelectiveWeightDecay(conv_bn_net(), structured=True, target=0.3, total_steps=5,
+                                      finetune_fraction=0.0)
     with pytest.raises(ConfigError):
         structured.load_state_dict(swd.state_dict())
 
 
 def test_hparams_are_complete():
-    swd = SelectiveWeightDecay(mlp(), target=0.8, weight_decay=1e-4, a_max=1e4, total_steps=7)
+    swd = SelectiveWeightDecay(mlp(), target=0.8, weight_decay=1e-4, a_max=1e4, total_steps=7,
+                               finetune_fraction=0.0)
     hp = swd.hparams()
     assert hp["target"] == 0.8 and hp["weight_decay"] == 1e-4 and hp["a_max"] == 1e4
     assert hp["a_min"] == 0.1 and hp["total_steps"] == 7 and hp["structured"] is False
@@ -303,4 +311,27 @@ def test_unreachable_structured_target_raises():
     torch.manual_seed(0)
     model = nn.Sequential(nn.Conv2d(1, 2, 1), nn.BatchNorm2d(2), nn.Flatten(), nn.Linear(2, 100))
     with pytest.raises(ConfigError, match="unreachable"):
-        SelectiveWeightDecay(model, structured=True, target=0.5, total_steps=10)
+        SelectiveWeightDecay(model, structured=True, target=0.5, total_steps=10,
+                             finetune_fraction=0.0)
+
+
+def test_finetuning_prunes_at_ninety_percent_then_trains_only_the_kept_weights():
+    model = mlp()
+    swd = SelectiveWeightDecay(model, target=0.8, total_steps=50, finetune_fraction=0.1)
+    assert swd.prune_step == 45
+    assert swd.schedule(45) == pytest.approx(swd.a_max)  # the penalty peaks at the prune
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    swd.attach(optimizer)
+    train(model, swd, optimizer, 44)
+    assert not swd.finalized
+    assert all(bool(swd.stored_mask(e.name).all()) for e in swd.entries)
+    train(model, swd, optimizer, 1)
+    assert swd.finalized  # pruned right after step 45
+    kept = {e.name: swd.stored_mask(e.name).clone() for e in swd.entries}
+    assert sum(int(k.sum()) for k in kept.values()) == swd.keep_count + sum(
+        e.numel for e in swd.entries if e.role not in ("weight", "bias"))
+    train(model, swd, optimizer, 5)  # fine-tuning: pruned weights stay exactly zero
+    for entry in swd.entries:
+        assert torch.all(entry.param.detach()[~kept[entry.name]] == 0)
+    swd.finalize()  # the loop's own call at the end changes nothing
+    assert all(torch.equal(swd.stored_mask(e.name), kept[e.name]) for e in swd.entries)
