@@ -107,6 +107,7 @@ class Replay:
         self.update_layers = [layer for layer in self.header.layers if layer.tensor_ids]
         self.layer_names = [layer.name for layer in self.update_layers]
         self._cache: dict[tuple, np.ndarray] = {}
+        self._stored_sets: dict[int, tuple[int, int]] = {}
         self.cache_hits = 0
 
     # -- per step ----------------------------------------------------------------------
@@ -117,6 +118,7 @@ class Replay:
             return DENSE
         indices = np.flatnonzero(mask)
         fillers = self.params.storage.padding_entries(indices)
+        self._stored_sets[tensor_id] = (stored, fillers)
         cfg = self.params.array
         k, n = layer.weight_k, layer.out_channels
         folds = -(-k // cfg.rows) * -(-n // cfg.cols)
@@ -127,6 +129,7 @@ class Replay:
     def step_rows(self, record: StepRecord) -> np.ndarray:
         """Counters (layers x phases x counters) of one recorded step (with full masks)."""
         masks, structure = record.stored_masks, record.structure_masks
+        self._stored_sets: dict[int, tuple[int, int]] = {}  # this step's (stored, padding)
         rows = np.zeros((len(self.update_layers), len(self.phases), len(INDEX)))
         position = {name: i for i, name in enumerate(self.layer_names)}
         upstream = None  # (out_channels, live filters) of the previous GEMM layer
@@ -250,9 +253,9 @@ class Replay:
             numel = info.numel
             if mask is not None and mask.size:
                 numel = numel * int(np.count_nonzero(mask)) // mask.size
-            stored = int(np.count_nonzero(masks[tid])) if mask is None else numel
-            padding = (p.storage.padding_entries(np.flatnonzero(masks[tid]))
-                       if mask is None and stored < numel else 0)
+            stored, padding = numel, 0
+            if mask is None:
+                stored, padding = self._stored_set(tid, masks[tid])
             fetch = weight_fetch(numel, stored, p.weight_bytes, p.storage, self.fill,
                                  padding)
             sparse = fetch.stored < numel
@@ -277,6 +280,18 @@ class Replay:
         counters[INDEX["sram_write_bytes"]] = moved / 2
         self._energy(counters)
         return counters
+
+    def _stored_set(self, tensor_id: int, mask: np.ndarray) -> tuple[int, int]:
+        """(stored, CSR padding) of a tensor this step; weight_state computed it already
+        for the GEMM weights."""
+        known = self._stored_sets.get(tensor_id)
+        if known is not None:
+            return known
+        stored = int(np.count_nonzero(mask))
+        padding = (self.params.storage.padding_entries(np.flatnonzero(mask))
+                   if stored < mask.size else 0)
+        self._stored_sets[tensor_id] = (stored, padding)
+        return stored, padding
 
     def _energy(self, counters: np.ndarray) -> None:
         p = self.params
