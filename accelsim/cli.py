@@ -5,15 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from accelsim import __version__
 from accelsim.errors import AccelsimError, ConfigError
 from accelsim.explore.command import add_parser as add_sweep_parser
 from accelsim.files import write_text_atomic
 from accelsim.report.command import add_parser as add_report_parser
-
-Command = Callable[[argparse.Namespace], int]
 
 
 def _add_demo(sub: argparse._SubParsersAction) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from accelsim.explore.store import write_bytes_atomic
+from accelsim.files import write_bytes_atomic
 
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 ENERGY_UNITS = ((1e12, "J"), (1e9, "mJ"), (1e6, "µJ"), (1e3, "nJ"), (1.0, "pJ"))

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -20,22 +18,6 @@ from accelsim.explore.spec import POINT_FORMAT_VERSION
 from accelsim.files import write_text_atomic
 
 POINT_FORMAT = "accelsim-sweep-point"
-
-
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Binary twin of :func:`accelsim.files.write_text_atomic` (Parquet, PNG): a
-    temporary file beside ``path``, then a rename."""
-    try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
-    except OSError as error:
-        raise ConfigError(f"cannot write {path}: {error.strerror}") from None
 
 
 class PointStore:

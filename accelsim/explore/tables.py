@@ -11,8 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from accelsim.explore.store import write_bytes_atomic
-from accelsim.files import write_text_atomic
+from accelsim.files import write_bytes_atomic, write_text_atomic
 from accelsim.sim.results import COUNTER_NAMES, ENERGY_PARTS
 
 INPUT_COLUMNS = ("point", "trace", "net", "method", "compression", "hardware")

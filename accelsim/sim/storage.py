@@ -31,9 +31,6 @@ class WeightFetch:
         return self.value_bytes + self.metadata_bytes
 
 
-FILLS = ("regen", "zero", "none")
-
-
 def weight_fetch(numel: int, stored: int, value_bytes: int, storage: Storage,
                  fill: str, padding: int = 0) -> WeightFetch:
     """Cost of one full read of a tensor with ``stored`` of ``numel`` weights stored.

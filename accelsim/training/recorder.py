@@ -102,7 +102,7 @@ class TraceRecorder:
         self.count_changed = count_changed
         self._writer_options = {"keyframe_every": keyframe_every, "overwrite": overwrite}
         self._layers: list[LayerInfo] = []
-        self._layer_modules: list[nn.Module] = []
+        self._layer_positions: dict[int, int] = {}  # id(module) -> first layer position
         self._densities: dict[int, float] = {}
         self._batch_size = 0
         self._writer: TraceWriter | None = None
@@ -137,18 +137,12 @@ class TraceRecorder:
                 if not self._layers and inputs and torch.is_tensor(inputs[0]):
                     self._batch_size = int(inputs[0].shape[0])
                 self._layers.append(_layer_info(name, module, inputs, output, tensor_ids))
-                self._layer_modules.append(module)
+                self._layer_positions.setdefault(id(module), len(self._layers) - 1)
             if self.activation_density and module.training and isinstance(module, _ACTIVATIONS):
-                position = self._layer_position(module)
+                position = self._layer_positions.get(id(module))
                 if position is not None:
                     self._densities[position] = float((output != 0).float().mean())
         return hook
-
-    def _layer_position(self, module: nn.Module) -> int | None:
-        for position, candidate in enumerate(self._layer_modules):
-            if candidate is module:
-                return position
-        return None
 
     def _due(self) -> bool:
         return (self._steps + 1) % self.record_every == 0

@@ -135,6 +135,7 @@ class DropBack(PruningMethod):
         self.reset_optimizer_state = reset_optimizer_state
         self.scored = [e for e in self.entries if self._is_scored(e.role)]
         self.scored_total = sum(e.numel for e in self.scored)
+        self._positions = {e.name: i for i, e in enumerate(self.scored)}
         self.excluded_total = self.total_count() - self.scored_total
         self.budget = self._resolve_budget(budget, compression)
         self._check_options()
@@ -213,10 +214,7 @@ class DropBack(PruningMethod):
 
     # -- masks -------------------------------------------------------------------------
     def _position(self, name: str) -> int | None:
-        for position, entry in enumerate(self.scored):
-            if entry.name == name:
-                return position
-        return None
+        return self._positions.get(name)
 
     def stored_mask(self, name: str) -> torch.Tensor:
         position = self._position(name)
