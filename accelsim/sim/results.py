@@ -2,7 +2,10 @@
 
 Every counter is a column; a row is one (step, layer, phase). Totals are sums of rows
 (weighted by how many training steps each recorded step stands for), so a total always
-equals the sum of its parts. JSON output is deterministic: same inputs, same bytes.
+equals the sum of its parts. A result always holds two aggregates — per (layer, phase)
+summed over steps (weighted) and per (step, phase) summed over layers — and the full
+(step, layer, phase) rows only while they are small (long traces would need gigabytes).
+JSON output is deterministic: same inputs, same bytes.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from accelsim.errors import ConfigError
 
 OPERANDS = ("weights", "metadata", "inputs", "outputs", "gradients", "optimizer_state")
 ENERGY_PARTS = ("mac", "sram", "dram", "regen", "leakage")
@@ -50,21 +55,42 @@ class SimResult:
     phases: list[str]
     steps: np.ndarray  # recorded step numbers simulated
     step_weight: np.ndarray  # training steps each recorded step stands for
-    rows: np.ndarray  # (steps, layers, phases, counters)
+    # (steps, layers, phases, counters); None when only the aggregates were kept.
+    rows: np.ndarray | None = None
     options: dict[str, Any] = field(default_factory=dict)
     # Per recorded step, from the trace: stored weights, churn (entered + left), loss and
     # test accuracy (NaN where not evaluated).
     training: dict[str, list[float]] = field(default_factory=dict)
+    # (layers, phases, counters): summed over steps, weighted by step_weight.
+    layer_rows: np.ndarray | None = None
+    # (steps, phases, counters): summed over layers, unweighted.
+    step_rows: np.ndarray | None = None
+    # The burst-level DRAM model's findings, when it was run (accelsim.sim.dram_replay).
+    dram: dict[str, Any] | None = None
+
+    def __post_init__(self):
+        if self.rows is not None:
+            if self.layer_rows is None:
+                self.layer_rows = (self.rows * self.step_weight[:, None, None, None]).sum(0)
+            if self.step_rows is None:
+                self.step_rows = self.rows.sum(axis=1)
+        if self.layer_rows is None or self.step_rows is None:
+            raise ValueError("SimResult needs rows, or both layer_rows and step_rows")
 
     # -- aggregations ------------------------------------------------------------------
-    def _weighted(self) -> np.ndarray:
-        return self.rows * self.step_weight[:, None, None, None]
+    def require_rows(self) -> np.ndarray:
+        """The (step, layer, phase) rows; a clear error when only aggregates were kept."""
+        if self.rows is None:
+            raise ConfigError(
+                f"per-(step, layer) rows of this result were not kept ({len(self.steps)} "
+                "steps); choose fewer steps (--steps A:B, --every N) for that detail")
+        return self.rows
 
     @property
     def totals(self) -> dict[str, float]:
         """Every counter summed over steps (weighted), layers and phases, plus the sums
         named in the result contract (dram_read_bytes, weight_dram_read_bytes, ...)."""
-        summed = self._weighted().sum(axis=(0, 1, 2))
+        summed = self.layer_rows.sum(axis=(0, 1))
         out = {name: float(summed[i]) for i, name in enumerate(COUNTER_NAMES)}
         out["dram_read_bytes"] = sum(out[f"dram_read_bytes.{o}"] for o in OPERANDS)
         out["dram_write_bytes"] = sum(out[f"dram_write_bytes.{o}"] for o in OPERANDS)
@@ -76,7 +102,7 @@ class SimResult:
 
     def by_layer(self) -> list[dict[str, Any]]:
         """One row per (layer, phase), summed over steps; layers in execution order."""
-        summed = self._weighted().sum(axis=0)
+        summed = self.layer_rows
         rows = []
         for li, layer in enumerate(self.layers):
             for pi, phase in enumerate(self.phases):
@@ -89,13 +115,13 @@ class SimResult:
         return rows
 
     def by_phase(self) -> dict[str, dict[str, float]]:
-        summed = self._weighted().sum(axis=(0, 1))
+        summed = self.layer_rows.sum(axis=0)
         return {phase: {n: float(summed[pi, i]) for i, n in enumerate(COUNTER_NAMES)}
                 for pi, phase in enumerate(self.phases)}
 
     def per_step(self) -> dict[str, list[float]]:
         """Per recorded step (not weighted): cycles, DRAM bytes, energy — for figures."""
-        summed = self.rows.sum(axis=(1, 2))
+        summed = self.step_rows.sum(axis=1)
         reads = sum(summed[:, INDEX[f"dram_read_bytes.{o}"]] for o in OPERANDS)
         writes = sum(summed[:, INDEX[f"dram_write_bytes.{o}"]] for o in OPERANDS)
         weights = (summed[:, INDEX["dram_read_bytes.weights"]]
@@ -111,7 +137,7 @@ class SimResult:
         """Every counter per (step, layer, phase) as a long pandas DataFrame (unweighted)."""
         import pandas as pd
 
-        steps, layers, phases = self.rows.shape[:3]
+        steps, layers, phases = self.require_rows().shape[:3]
         index = pd.MultiIndex.from_product(
             [self.steps.tolist(), self.layers, self.phases], names=["step", "layer", "phase"])
         frame = pd.DataFrame(self.rows.reshape(steps * layers * phases, -1), index=index,
@@ -125,6 +151,7 @@ class SimResult:
             "trace": self.trace, "hardware": self.hardware, "options": self.options,
             "totals": self.totals, "by_phase": self.by_phase(),
             "layers": self.by_layer(), "per_step": self.per_step(),
+            **({"dram": self.dram} if self.dram is not None else {}),
         }
 
     def to_json(self) -> str:
