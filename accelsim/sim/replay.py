@@ -4,9 +4,15 @@ For each recorded step the stored set of every weight tensor (and the structure 
 filter pruning) decides what the weights cost: stored values (and their metadata) come
 from DRAM in the description's storage format, every other weight from the regeneration
 unit. Activations, gradients and optimizer state move as :mod:`accelsim.sim.gemm_cost`
-and the update pass below say. A step's cost depends only on a small signature — the
-stored count and its spread over array folds, the live filters — so it is computed once
-per distinct signature and reused for every step that shares it.
+and the update pass below say.
+
+Two passes. The first follows every tensor's stored set through the trace's deltas
+(:mod:`accelsim.sim.tracker`, O(changes) per step) and snapshots, per simulated step,
+each tensor's stored count and CSR padding and the reference state standing for its
+cycles. The second computes every counter of every step at once, layer by layer and
+phase by phase, as arrays; only the cycles (which depend on how stored weights spread
+over the array's folds) come from a cache keyed by (layer, phase, live filters,
+reference, mapping) — so the work grows with distinct signatures, not with steps.
 """
 
 from __future__ import annotations
@@ -15,14 +21,20 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
 
-from accelsim.errors import ConfigError
+from accelsim.errors import ConfigError, TraceError
 from accelsim.hw.description import Storage
-from accelsim.sim.gemm_cost import ArrayConfig, GemmShape, gemm_cost
+from accelsim.sim.gemm_cost import (
+    ArrayConfig,
+    GemmShape,
+    choose_mappings,
+    gemm_cost,
+    mapping_traffic,
+)
 from accelsim.sim.lowering import PHASES, Gemm, GemmLayer, gemm_layers, lower
-from accelsim.sim.results import INDEX, OPERANDS, SimResult, empty_counters
-from accelsim.sim.storage import weight_fetch
+from accelsim.sim.results import ENERGY_PARTS, INDEX, OPERANDS, SimResult
+from accelsim.sim.storage import weight_fetch, weight_fetch_arrays
+from accelsim.sim.tracker import StoredSetTracker
 from accelsim.trace import StepRecord, TraceHeader, TraceReader
 
 FIDELITIES = ("fast", "event")
@@ -54,50 +66,60 @@ class SimParams:
     update_lanes: int  # elementwise update operations per cycle
 
 
+def fill_rule(method: str, has_regen: bool) -> str:
+    """What replaces a weight that is not stored (storage.weight_fetch's ``fill``):
+    DropBack resets it to its initial value — "regen" on chip, or "none" (fetched like
+    a stored one) without a unit; pruning methods leave a "zero", which a sparse format
+    decodes for free."""
+    if method in REGENERATING_METHODS:
+        return "regen" if has_regen else "none"
+    return "zero"
+
+
 @dataclass(frozen=True)
-class WeightState:
-    """What one weight tensor looks like at one step, as far as cost is concerned.
+class PhaseWork:
+    """What one layer-phase's cycles were computed from at one step: the inputs of its
+    tile schedule (the reference state's, when the step reused one's cycles)."""
 
-    ``dense``: every (live) weight is stored and read as plain values — all stored, or
-    structurally pruned. Otherwise the stored set is unstructured (possibly empty).
-    """
-
-    dense: bool
-    stored: int = 0
-    fillers: int = 0
-    fold_counts: tuple[int, ...] = ()  # stored weights per fold of the forward ws grid
-
-
-DENSE = WeightState(dense=True)
+    layer: str
+    phase: str
+    shape: GemmShape
+    regen_values: float
+    fold_weight_share: np.ndarray | None
+    fold_regen_share: np.ndarray | None
+    mapping: tuple[int, bool]
+    streams: tuple[str, str, str]  # operands moved as A, B and O
 
 
-@njit(cache=True)
-def fold_counts_kernel(stored_indices, k, n, rows, cols, out):
-    """Stored weights per (k-fold, n-fold) block of B[k, n] = W[n, k] (row-major W)."""
-    folds_n = out.shape[0] // ((k + rows - 1) // rows)
-    for i in range(stored_indices.shape[0]):
-        index = stored_indices[i]
-        nn = index // k
-        kk = index % k
-        out[(kk // rows) * folds_n + (nn // cols)] += 1
+DEFAULT_CYCLE_TOLERANCE = 0.01
+# Full (step, layer, phase) rows are kept up to this many entries (x counters x 8 bytes);
+# beyond it a result holds its per-layer and per-step aggregates only.
+KEEP_ROWS_LIMIT = 500_000
 
 
 class Replay:
-    """Simulates the steps of one trace on one description (fast fidelity)."""
+    """Simulates the steps of one trace on one description.
+
+    Counts (traffic, regeneration, MACs, energy but leakage) are exact for every step:
+    they follow each tensor's stored count and padding, computed for all simulated steps
+    at once. Cycles depend on how the stored weights spread over the array's folds; they
+    are computed once per *reference* state and reused for every step whose weight work
+    differs from it by at most ``cycle_tolerance`` of the reference's weight time (0:
+    exact, a new reference whenever anything changed; see accelsim.sim.tracker).
+    """
 
     def __init__(self, header: TraceHeader, params: SimParams,
-                 phases: Iterable[str] = PHASES, fidelity: str = "fast"):
+                 phases: Iterable[str] = PHASES, fidelity: str = "fast",
+                 cycle_tolerance: float = DEFAULT_CYCLE_TOLERANCE):
         if fidelity not in FIDELITIES:
             raise ConfigError(f"unknown fidelity {fidelity!r}; choose one of "
                               f"{', '.join(FIDELITIES)}")
+        if not 0 <= cycle_tolerance < 1:
+            raise ConfigError(f"--cycle-tolerance {cycle_tolerance!r}: expected a fraction "
+                              "in [0, 1)")
         self.header, self.params, self.fidelity = header, params, fidelity
-        # What replaces a weight that is not stored: DropBack resets it to its initial
-        # value (regenerated on chip, or fetched when there is no unit); pruning methods
-        # leave a zero, which a sparse format decodes for free.
-        if header.method in REGENERATING_METHODS:
-            self.fill = "regen" if params.has_regen else "none"
-        else:
-            self.fill = "zero"
+        self.tolerance = float(cycle_tolerance)
+        self.fill = fill_rule(header.method, params.has_regen)
         self.phases = [p for p in PHASES if p in set(phases)]
         unknown = set(phases) - set(PHASES)
         if unknown:
@@ -106,125 +128,225 @@ class Replay:
         self.layers: list[GemmLayer] = gemm_layers(self.header)
         self.update_layers = [layer for layer in self.header.layers if layer.tensor_ids]
         self.layer_names = [layer.name for layer in self.update_layers]
-        self._cache: dict[tuple, np.ndarray] = {}
-        self._stored_sets: dict[int, tuple[int, int]] = {}
-        self.cache_hits = 0
+        cfg = params.array
+        self.weighted = [layer for layer in self.layers if layer.weight_tensor is not None]
+        grids = []
+        for layer in self.weighted:
+            k, n = layer.weight_k, layer.out_channels
+            # The fold grid of the forward pass on a ws array (one fold otherwise).
+            grid = (cfg.rows, cfg.cols) if cfg.dataflow == "ws" else (k, n)
+            grids.append((layer.weight_tensor, k, n, *grid))
+        self.tracker = StoredSetTracker(header, grids, params.storage, params.weight_bytes,
+                                        self.fill, cfg.dram_bytes_per_cycle, cfg.regen_lanes,
+                                        self.tolerance)
+        self._cycles: dict[tuple, tuple[float, int]] = {}
+        self._live: dict[tuple, list[GemmLayer]] = {}
+        self.filters: dict[int, int] = {}  # structure-mask entries per tensor
+        self.work: dict[int, list[PhaseWork]] | None = None  # a dict: collect PhaseWork
 
-    # -- per step ----------------------------------------------------------------------
-    def weight_state(self, mask: np.ndarray, tensor_id: int, layer: GemmLayer) -> WeightState:
-        info = self.header.tensor(tensor_id)
-        stored = int(np.count_nonzero(mask))
-        if stored == info.numel:
-            return DENSE
-        indices = np.flatnonzero(mask)
-        fillers = self.params.storage.padding_entries(indices)
-        self._stored_sets[tensor_id] = (stored, fillers)
-        cfg = self.params.array
-        k, n = layer.weight_k, layer.out_channels
-        folds = -(-k // cfg.rows) * -(-n // cfg.cols)
-        counts = np.zeros(folds, dtype=np.int64)
-        fold_counts_kernel(indices, k, n, cfg.rows, cfg.cols, counts)
-        return WeightState(False, stored, fillers, tuple(int(c) for c in counts))
+    # -- pass 1: follow the stored sets ------------------------------------------------
+    def follow(self, records: Iterable[StepRecord], chosen: set[int] | None = None,
+               progress: bool = False, count: int | None = None, source: str = "") -> _Steps:
+        """Apply every record; snapshot the chosen steps (None: every step)."""
+        from tqdm import tqdm
 
-    def step_rows(self, record: StepRecord) -> np.ndarray:
-        """Counters (layers x phases x counters) of one recorded step (with full masks)."""
-        masks, structure = record.stored_masks, record.structure_masks
-        self._stored_sets: dict[int, tuple[int, int]] = {}  # this step's (stored, padding)
-        rows = np.zeros((len(self.update_layers), len(self.phases), len(INDEX)))
+        steps = _Steps(len(self.tracker.ids), len(self.weighted))
+        columns = self.tracker.column
+        with tqdm(total=count, desc="simulate", unit="step", leave=False,
+                  disable=None if progress else True) as bar:
+            for record in records:
+                try:
+                    churn = self.tracker.apply(record)
+                except ValueError as error:
+                    raise TraceError(f"{source or self.header.net}: {error}") from None
+                if chosen is not None and record.step not in chosen:
+                    continue
+                live_key = self._live_layers(record.structure_masks)
+                alive = np.full(len(columns), -1, dtype=np.int64)
+                for tid, mask in record.structure_masks.items():
+                    if mask.size:
+                        alive[columns[tid]] = int(np.count_nonzero(mask))
+                        self.filters[tid] = mask.size
+                steps.add(record, self.tracker, self.tracker.decide(), live_key, alive, churn)
+                bar.update(1)
+        return steps.finish()
+
+    def _live_layers(self, structure: dict[int, np.ndarray]) -> tuple:
+        """The GEMM layers with their pruned filters and input channels removed."""
+        alive = tuple(int(np.count_nonzero(structure[layer.weight_tensor]))
+                      if layer.weight_tensor in structure else layer.out_channels
+                      for layer in self.layers)
+        if alive not in self._live:
+            live, upstream = [], None  # (out_channels, live filters) of the previous layer
+            for layer, out_alive in zip(self.layers, alive, strict=True):
+                in_alive = layer.in_channels
+                if upstream and upstream[1] < upstream[0] and \
+                        layer.in_channels % upstream[0] == 0:
+                    # Its inputs are the previous layer's channels (maybe flattened).
+                    in_alive = layer.in_channels // upstream[0] * upstream[1]
+                live.append(layer.alive(out_alive, in_alive))
+                upstream = (layer.out_channels, out_alive)
+            self._live[alive] = live
+        return alive
+
+    # -- pass 2: counters for all chosen steps -----------------------------------------
+    def counters(self, steps: _Steps, weights: np.ndarray,
+                 keep_rows: bool) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+        """(rows or None, layer_rows, step_rows) of the followed steps."""
+        n, c = len(steps.step), len(INDEX)
         position = {name: i for i, name in enumerate(self.layer_names)}
-        upstream = None  # (out_channels, live filters) of the previous GEMM layer
-        for layer in self.layers:
-            out_alive = self._alive(layer, structure)
-            in_alive = layer.in_channels
-            if upstream and upstream[1] < upstream[0] and layer.in_channels % upstream[0] == 0:
-                # Its inputs are the previous layer's channels (maybe flattened with pixels).
-                in_alive = layer.in_channels // upstream[0] * upstream[1]
-            live = layer.alive(out_alive, in_alive)
-            upstream = (layer.out_channels, out_alive)
-            if layer.weight_tensor is None or layer.weight_tensor in structure:
-                # Structural pruning: the live filters are stored densely, the dead ones
-                # are simply absent from the (smaller) GEMM.
-                state = DENSE
-            else:
-                state = self.weight_state(masks[layer.weight_tensor], layer.weight_tensor,
-                                          layer)
-            for pi, phase in enumerate(self.phases):
-                key = (layer.name, phase, live, state)
-                cached = self._cache.get(key)
-                if cached is None:
-                    cached = self._phase_cost(live, phase, state)
-                    self._cache[key] = cached
-                else:
-                    self.cache_hits += 1
-                rows[position[layer.name], pi] += cached
+        shape = (len(self.update_layers), len(self.phases), c)
+        rows = np.zeros((n, *shape)) if keep_rows else None
+        layer_rows = np.zeros(shape)
+        step_rows = np.zeros((n, len(self.phases), c))
+
+        def add(li: int, pi: int, block: np.ndarray, where: np.ndarray) -> None:
+            layer_rows[li, pi] += weights[where] @ block
+            step_rows[where, pi] += block
+            if rows is not None:
+                rows[where, li, pi] += block
+
+        live_keys = sorted(set(steps.live))
+        for gi, layer in enumerate(self.layers):
+            li = position[layer.name]
+            wi = self.weighted.index(layer) if layer.weight_tensor is not None else None
+            for key in live_keys:
+                where = np.flatnonzero(np.array([k == key for k in steps.live]))
+                live = self._live[key][gi]
+                for pi, phase in enumerate(self.phases):
+                    if phase == "update":
+                        continue
+                    block = self._phase_rows(layer, live, phase, steps, where, wi)
+                    add(li, pi, block, where)
         if "update" in self.phases:
             pi = self.phases.index("update")
+            every = np.arange(n)
             for li, info in enumerate(self.update_layers):
-                rows[li, pi] += self._update_cost(masks, info.tensor_ids, structure)
-        return rows
+                add(li, pi, self._update_rows(steps, info.tensor_ids), every)
+        return rows, layer_rows, step_rows
 
-    def _alive(self, layer: GemmLayer, structure: dict[int, np.ndarray]) -> int:
-        mask = structure.get(layer.weight_tensor)
-        return layer.out_channels if mask is None else int(np.count_nonzero(mask))
-
-    # -- array phases ------------------------------------------------------------------
-    def _phase_cost(self, layer: GemmLayer, phase: str, state: WeightState) -> np.ndarray:
-        gemm = lower(layer, phase)
-        counters = empty_counters()
+    def _phase_rows(self, layer: GemmLayer, live: GemmLayer, phase: str, steps: _Steps,
+                    where: np.ndarray, wi: int | None) -> np.ndarray:
+        """Counters of one layer's phase at the given steps (one row each)."""
+        gemm = lower(live, phase)
+        rows = np.zeros((where.size, len(INDEX)))
         if gemm is None:
-            return counters
+            return rows
         p = self.params
         sizes = {"weights": p.weight_bytes, "inputs": p.activation_bytes,
                  "outputs": p.activation_bytes, "grad_outputs": p.gradient_bytes,
                  "grad_inputs": p.gradient_bytes, "grad_weights": p.gradient_bytes}
         g = gemm.groups
         fetch = None
-        b_bytes = gemm.b_elements * sizes[gemm.b_role]
-        share = None
+        refs = np.full(where.size, -1, dtype=np.int64)
+        b_bytes = np.full(where.size, float(gemm.b_elements * sizes[gemm.b_role]))
         if gemm.weight_operand == "b":
-            stored = gemm.b_elements if state.dense else state.stored
-            fetch = weight_fetch(gemm.b_elements, stored, p.weight_bytes, p.storage,
-                                 self.fill, state.fillers)
-            b_bytes = fetch.total_bytes
-            # Only a sparse fetch follows the mask fold by fold; a dense one is uniform.
-            share = self._fold_share(gemm, state) if fetch.stored < gemm.b_elements else None
-        shape = GemmShape(gemm.m, gemm.k, gemm.n, g,
-                          gemm.a_elements * sizes[gemm.a_role] / g, b_bytes / g,
-                          gemm.o_elements * sizes[gemm.o_role] / g,
-                          gemm.m * gemm.n * sizes[gemm.o_role],
-                          b_footprint_bytes=gemm.b_elements * sizes[gemm.b_role] / g)
-        regen = fetch.regen_values / g if fetch else 0.0
-        cost = gemm_cost(shape, p.array, regen_values=regen, fold_weight_share=share,
-                         fidelity=self.fidelity)
-        counters[INDEX["macs"]] = gemm.macs
-        counters[INDEX["compute_cycles"]] = cost.compute_cycles
-        counters[INDEX["cycles"]] = cost.cycles
-        counters[INDEX[f"dram_read_bytes.{ROLE_OPERAND[gemm.a_role]}"]] += cost.a_read_bytes
+            stored, padding = np.full(where.size, gemm.b_elements), np.zeros(where.size)
+            if wi is not None:
+                column = self.tracker.column[layer.weight_tensor]
+                # Structural pruning: the live filters are stored densely, the dead ones
+                # are simply absent from the (smaller) GEMM.
+                sparse = steps.alive[where, column] < 0
+                stored = np.where(sparse, steps.stored[where, column], stored)
+                padding = np.where(sparse, steps.padding[where, column], 0)
+                # Only a sparse forward fetch on ws follows the mask fold by fold; other
+                # phases see the weight's totals.
+                by_fold = phase == "fwd" and p.array.dataflow == "ws"
+                chosen_refs = steps.refs if by_fold else steps.total_refs
+                refs = np.where(sparse, chosen_refs[where, wi], -1)
+            fetch = weight_fetch_arrays(gemm.b_elements, stored, padding, p.weight_bytes,
+                                        p.storage, self.fill)
+            b_bytes = fetch["total_bytes"]
+        shape = self._shape(gemm, sizes, b_bytes / g)
+        regen = fetch["regen_values"] / g if fetch else np.zeros(where.size)
+        choice, candidates = choose_mappings(shape, p.array, regen)
+        cycles = np.zeros(where.size)
+        compute = np.zeros(where.size)
+        traffic = [np.zeros(where.size) for _ in range(4)]
+        for mapping_index in np.unique(choice):
+            chosen = choice == mapping_index
+            mapping = candidates[mapping_index]
+            for part, values in zip(traffic, mapping_traffic(shape, p.array, mapping),
+                                    strict=True):
+                part[chosen] = values if np.ndim(values) == 0 else values[chosen]
+            for ref in np.unique(refs[chosen]):
+                at = chosen & (refs == ref)
+                cycles[at], compute[at] = self._reference_cycles(
+                    layer, live, gemm, phase, sizes, int(ref), mapping)
+                if self.work is not None:
+                    item = PhaseWork(layer.name, phase,
+                                     *self._reference_inputs(gemm, phase, sizes, int(ref)),
+                                     mapping, tuple(ROLE_OPERAND[r] for r in (
+                                         gemm.a_role, gemm.b_role, gemm.o_role)))
+                    for i in np.flatnonzero(at):
+                        self.work.setdefault(steps.step[where[i]], []).append(item)
+        a_reads, b_reads, o_writes, spill = traffic
+        b_fetches = np.maximum(1.0, np.rint(np.divide(
+            b_reads, shape.b_bytes, out=np.ones_like(b_reads), where=shape.b_bytes != 0)))
+        rows[:, INDEX["macs"]] = gemm.macs
+        rows[:, INDEX["compute_cycles"]] = compute
+        rows[:, INDEX["cycles"]] = cycles
+        rows[:, INDEX[f"dram_read_bytes.{ROLE_OPERAND[gemm.a_role]}"]] += a_reads * g
         if fetch is not None:
-            scale = cost.b_read_bytes / fetch.total_bytes if fetch.total_bytes else 0.0
-            counters[INDEX["dram_read_bytes.weights"]] += fetch.value_bytes * scale
-            counters[INDEX["dram_read_bytes.metadata"]] += fetch.metadata_bytes * scale
-            counters[INDEX["regen_values"]] = fetch.regen_values * cost.b_fetches
+            total = fetch["total_bytes"]
+            scale = np.divide(b_reads * g, total, out=np.zeros_like(total), where=total != 0)
+            rows[:, INDEX["dram_read_bytes.weights"]] += fetch["value_bytes"] * scale
+            rows[:, INDEX["dram_read_bytes.metadata"]] += fetch["metadata_bytes"] * scale
+            rows[:, INDEX["regen_values"]] = fetch["regen_values"] * b_fetches
         else:
-            counters[INDEX[f"dram_read_bytes.{ROLE_OPERAND[gemm.b_role]}"]] += cost.b_read_bytes
+            rows[:, INDEX[f"dram_read_bytes.{ROLE_OPERAND[gemm.b_role]}"]] += b_reads * g
         out = ROLE_OPERAND[gemm.o_role]
-        counters[INDEX[f"dram_write_bytes.{out}"]] += cost.o_write_bytes + cost.psum_spill_bytes / 2
-        counters[INDEX[f"dram_read_bytes.{out}"]] += cost.psum_spill_bytes / 2
-        counters[INDEX["refetch_bytes"]] = cost.a_refetch_bytes + cost.b_refetch_bytes
-        counters[INDEX["psum_spill_bytes"]] = cost.psum_spill_bytes
-        self._sram_counts(counters, gemm, cost, sizes)
-        self._energy(counters)
-        return counters
+        rows[:, INDEX[f"dram_write_bytes.{out}"]] += o_writes * g + spill * g / 2
+        rows[:, INDEX[f"dram_read_bytes.{out}"]] += spill * g / 2
+        rows[:, INDEX["refetch_bytes"]] = (a_reads - shape.a_bytes) * g \
+            + (b_reads - shape.b_bytes) * g
+        rows[:, INDEX["psum_spill_bytes"]] = spill * g
+        self._sram_counts(rows, gemm, sizes, a_reads * g + b_reads * g + spill * g / 2)
+        self._energy(rows)
+        return rows
 
-    def _fold_share(self, gemm: Gemm, state: WeightState) -> np.ndarray | None:
-        """Per-fold share of the weight fetch, for ws forward (the grid the counts use)."""
-        if not state.fold_counts or self.params.array.dataflow != "ws" or gemm.phase != "fwd":
-            return None
-        counts = np.asarray(state.fold_counts, dtype=np.float64)
-        total = counts.sum()
-        return counts / total if total else None
+    def _shape(self, gemm: Gemm, sizes: dict[str, int], b_bytes) -> GemmShape:
+        g = gemm.groups
+        return GemmShape(gemm.m, gemm.k, gemm.n, g, gemm.a_elements * sizes[gemm.a_role] / g,
+                         b_bytes, gemm.o_elements * sizes[gemm.o_role] / g,
+                         gemm.m * gemm.n * sizes[gemm.o_role],
+                         b_footprint_bytes=gemm.b_elements * sizes[gemm.b_role] / g)
 
-    def _sram_counts(self, counters: np.ndarray, gemm: Gemm, cost, sizes) -> None:
+    def _reference_cycles(self, layer: GemmLayer, live: GemmLayer, gemm: Gemm, phase: str,
+                          sizes: dict[str, int], ref: int,
+                          mapping: tuple[int, bool]) -> tuple[float, int]:
+        """(cycles, compute cycles) of the GEMM (all groups) under ``mapping`` with the
+        weight in reference state ``ref`` (-1: dense), computed once."""
+        key = (layer.name, live.out_channels, live.in_channels, phase, ref, mapping)
+        known = self._cycles.get(key)
+        if known is not None:
+            return known
+        shape, regen, share, regen_share = self._reference_inputs(gemm, phase, sizes, ref)
+        cost = gemm_cost(shape, self.params.array, regen_values=regen,
+                         fold_weight_share=share, fold_regen_share=regen_share,
+                         fidelity=self.fidelity, mapping=mapping)
+        # gemm_cost counts all groups; the caller scales one group's figures.
+        known = (cost.cycles, cost.compute_cycles)  # all groups
+        self._cycles[key] = known
+        return known
+
+    def _reference_inputs(self, gemm: Gemm, phase: str, sizes: dict[str, int],
+                          ref: int) -> tuple:
+        """(shape, regenerated values per group, fold weight share, fold regen share) of
+        one group with the weight in reference state ``ref`` (-1: dense)."""
+        p = self.params
+        g = gemm.groups
+        b_bytes = gemm.b_elements * sizes[gemm.b_role]
+        regen, share, regen_share = 0.0, None, None
+        if ref >= 0:
+            state = self.tracker.references[ref]
+            fetch = weight_fetch(gemm.b_elements, state.stored, p.weight_bytes, p.storage,
+                                 self.fill, state.padding)
+            b_bytes, regen = fetch.total_bytes, fetch.regen_values / g
+            share, regen_share = state.shares()
+        return self._shape(gemm, sizes, b_bytes / g), regen, share, regen_share
+
+    def _sram_counts(self, rows: np.ndarray, gemm: Gemm, sizes, dram_in) -> None:
         """Bytes each operand moves between SRAM and the array (ws/os/is alike to first
         order: every operand element is read once per fold that uses it)."""
         cfg = self.params.array
@@ -233,86 +355,126 @@ class Replay:
         a = gemm.m * gemm.k * fc * sizes[gemm.a_role]
         b = gemm.k * gemm.n * sizes[gemm.b_role]
         o = gemm.m * gemm.n * fr * sizes[gemm.o_role]
-        dram_in = cost.a_read_bytes + cost.b_read_bytes + cost.psum_spill_bytes / 2
-        counters[INDEX["sram_read_bytes"]] = (a + b + o * (fr - 1) / fr) * gemm.groups
-        counters[INDEX["sram_write_bytes"]] = o * gemm.groups + dram_in
+        rows[:, INDEX["sram_read_bytes"]] = (a + b + o * (fr - 1) / fr) * gemm.groups
+        rows[:, INDEX["sram_write_bytes"]] = o * gemm.groups + dram_in
 
     # -- update ------------------------------------------------------------------------
-    def _update_cost(self, masks, tensor_ids, structure) -> np.ndarray:
+    def _update_rows(self, steps: _Steps, tensor_ids) -> np.ndarray:
         """A streaming pass: read weights, gradients and state, write weights and state.
 
         Unstructured-sparse tensors (DropBack) touch only their stored weights' values,
         state and metadata; scoring every weight needs its initial value, regenerated.
         """
         p = self.params
-        counters = empty_counters()
-        elements = 0
+        n = len(steps.step)
+        rows = np.zeros((n, len(INDEX)))
+        elements = np.zeros(n)
         for tid in tensor_ids:
+            j = self.tracker.column[tid]
             info = self.header.tensor(tid)
-            mask = structure.get(tid)
-            numel = info.numel
-            if mask is not None and mask.size:
-                numel = numel * int(np.count_nonzero(mask)) // mask.size
-            stored, padding = numel, 0
-            if mask is None:
-                stored, padding = self._stored_set(tid, masks[tid])
-            fetch = weight_fetch(numel, stored, p.weight_bytes, p.storage, self.fill,
-                                 padding)
-            sparse = fetch.stored < numel
-            state_bytes = (fetch.stored if sparse else numel) * p.state_bytes * \
+            alive = steps.alive[:, j]
+            structured = alive >= 0
+            filters = self._filters(tid)
+            numel = np.where(structured, info.numel * np.maximum(alive, 0) // filters,
+                             info.numel)
+            stored = np.where(structured, numel, steps.stored[:, j])
+            padding = np.where(structured, 0, steps.padding[:, j])
+            fetch = weight_fetch_arrays(numel, stored, padding, p.weight_bytes, p.storage,
+                                        self.fill)
+            sparse = fetch["stored"] < numel
+            state_bytes = np.where(sparse, fetch["stored"], numel) * p.state_bytes * \
                 self.header.optimizer_state_per_weight
-            counters[INDEX["dram_read_bytes.weights"]] += fetch.value_bytes
-            counters[INDEX["dram_read_bytes.metadata"]] += fetch.metadata_bytes
-            counters[INDEX["dram_write_bytes.weights"]] += fetch.value_bytes
-            counters[INDEX["dram_write_bytes.metadata"]] += fetch.metadata_bytes
-            counters[INDEX["dram_read_bytes.gradients"]] += numel * p.gradient_bytes
-            counters[INDEX["dram_read_bytes.optimizer_state"]] += state_bytes
-            counters[INDEX["dram_write_bytes.optimizer_state"]] += state_bytes
+            rows[:, INDEX["dram_read_bytes.weights"]] += fetch["value_bytes"]
+            rows[:, INDEX["dram_read_bytes.metadata"]] += fetch["metadata_bytes"]
+            rows[:, INDEX["dram_write_bytes.weights"]] += fetch["value_bytes"]
+            rows[:, INDEX["dram_write_bytes.metadata"]] += fetch["metadata_bytes"]
+            rows[:, INDEX["dram_read_bytes.gradients"]] += numel * p.gradient_bytes
+            rows[:, INDEX["dram_read_bytes.optimizer_state"]] += state_bytes
+            rows[:, INDEX["dram_write_bytes.optimizer_state"]] += state_bytes
             # Scoring every weight by its displacement needs every initial value.
-            counters[INDEX["regen_values"]] += numel if sparse and self.fill == "regen" else 0
+            if self.fill == "regen":
+                rows[:, INDEX["regen_values"]] += np.where(sparse, numel, 0)
             elements += numel
-        moved = dram_bytes(counters)
+        moved = dram_bytes(rows)
         compute = -(-elements // max(p.update_lanes, 1))
-        regen = counters[INDEX["regen_values"]] / p.array.regen_lanes if p.has_regen else 0.0
-        counters[INDEX["compute_cycles"]] = compute
-        counters[INDEX["cycles"]] = max(compute, moved / p.array.dram_bytes_per_cycle, regen)
-        counters[INDEX["sram_read_bytes"]] = moved / 2
-        counters[INDEX["sram_write_bytes"]] = moved / 2
-        self._energy(counters)
-        return counters
+        regen = rows[:, INDEX["regen_values"]] / p.array.regen_lanes if p.has_regen else 0.0
+        rows[:, INDEX["compute_cycles"]] = compute
+        rows[:, INDEX["cycles"]] = np.maximum(
+            np.maximum(compute, moved / p.array.dram_bytes_per_cycle), regen)
+        rows[:, INDEX["sram_read_bytes"]] = moved / 2
+        rows[:, INDEX["sram_write_bytes"]] = moved / 2
+        self._energy(rows)
+        return rows
 
-    def _stored_set(self, tensor_id: int, mask: np.ndarray) -> tuple[int, int]:
-        """(stored, CSR padding) of a tensor this step; weight_state computed it already
-        for the GEMM weights."""
-        known = self._stored_sets.get(tensor_id)
-        if known is not None:
-            return known
-        stored = int(np.count_nonzero(mask))
-        padding = (self.params.storage.padding_entries(np.flatnonzero(mask))
-                   if stored < mask.size else 0)
-        self._stored_sets[tensor_id] = (stored, padding)
-        return stored, padding
+    def _filters(self, tid: int) -> int:
+        """Entries of a tensor's structure mask (its filters), for the live fraction."""
+        return self.filters.get(tid, 1)
 
-    def _energy(self, counters: np.ndarray) -> None:
+    def _energy(self, rows: np.ndarray) -> None:
         p = self.params
-        reads = sum(counters[INDEX[f"dram_read_bytes.{o}"]] for o in OPERANDS)
-        writes = sum(counters[INDEX[f"dram_write_bytes.{o}"]] for o in OPERANDS)
-        counters[INDEX["energy_pj.mac"]] = counters[INDEX["macs"]] * p.mac_pj
-        counters[INDEX["energy_pj.sram"]] = (counters[INDEX["sram_read_bytes"]]
-                                             * p.sram_read_pj_per_byte
-                                             + counters[INDEX["sram_write_bytes"]]
-                                             * p.sram_write_pj_per_byte)
-        counters[INDEX["energy_pj.dram"]] = (reads * p.dram_read_pj_per_byte
-                                             + writes * p.dram_write_pj_per_byte)
-        counters[INDEX["energy_pj.regen"]] = counters[INDEX["regen_values"]] * p.regen_pj_per_value
-        counters[INDEX["energy_pj.leakage"]] = (counters[INDEX["cycles"]] / p.clock_hz
-                                                * p.leakage_w * 1e12)
+        reads = sum(rows[..., INDEX[f"dram_read_bytes.{o}"]] for o in OPERANDS)
+        writes = sum(rows[..., INDEX[f"dram_write_bytes.{o}"]] for o in OPERANDS)
+        rows[..., INDEX["energy_pj.mac"]] = rows[..., INDEX["macs"]] * p.mac_pj
+        rows[..., INDEX["energy_pj.sram"]] = (rows[..., INDEX["sram_read_bytes"]]
+                                              * p.sram_read_pj_per_byte
+                                              + rows[..., INDEX["sram_write_bytes"]]
+                                              * p.sram_write_pj_per_byte)
+        rows[..., INDEX["energy_pj.dram"]] = (reads * p.dram_read_pj_per_byte
+                                              + writes * p.dram_write_pj_per_byte)
+        rows[..., INDEX["energy_pj.regen"]] = rows[..., INDEX["regen_values"]] \
+            * p.regen_pj_per_value
+        rows[..., INDEX["energy_pj.leakage"]] = (rows[..., INDEX["cycles"]] / p.clock_hz
+                                                 * p.leakage_w * 1e12)
+
+    def options(self) -> dict:
+        """What was simulated and how much work the cycle references saved."""
+        return {"cycle_tolerance": self.tolerance,
+                "cycle_references": len(self.tracker.references),
+                "cycle_reference_reuses": self.tracker.reused,
+                "signatures": len(self._cycles)}
 
 
-def dram_bytes(counters: np.ndarray) -> float:
-    """DRAM bytes read and written, every operand."""
-    return float(sum(counters[INDEX[f"dram_read_bytes.{o}"]]
-                     + counters[INDEX[f"dram_write_bytes.{o}"]] for o in OPERANDS))
+class _Steps:
+    """Per simulated step: stored count and padding per tensor, references per weight
+    (fold by fold, totals only),
+    live layers, live filters per tensor (-1: no structure mask) and training numbers."""
+
+    def __init__(self, tensors: int, weighted: int):
+        self.tensors, self.weighted = tensors, weighted
+        self.step, self.live = [], []
+        self._stored, self._padding, self._alive = [], [], []
+        self._refs, self._total_refs = [], []
+        self.training = {"stored_weights": [], "churn": [], "loss": [], "accuracy": []}
+
+    def add(self, record, tracker, refs, live_key, alive, churn) -> None:
+        self.step.append(record.step)
+        self._stored.append(tracker.stored.copy())
+        self._padding.append(tracker.padding.copy())
+        self._refs.append(refs[0])
+        self._total_refs.append(refs[1])
+        self._alive.append(alive)
+        self.live.append(live_key)
+        self.training["stored_weights"].append(int(tracker.stored.sum()))
+        self.training["churn"].append(churn)
+        self.training["loss"].append(float(record.loss))
+        self.training["accuracy"].append(float(record.accuracy))
+
+    def finish(self) -> _Steps:
+        def stack(parts, width, dtype=np.int64):
+            return np.array(parts, dtype=dtype).reshape(len(parts), width)
+
+        self.stored = stack(self._stored, self.tensors)
+        self.padding = stack(self._padding, self.tensors)
+        self.refs = stack(self._refs, self.weighted)
+        self.total_refs = stack(self._total_refs, self.weighted)
+        self.alive = stack(self._alive, self.tensors)
+        return self
+
+
+def dram_bytes(counters: np.ndarray) -> np.ndarray:
+    """DRAM bytes read and written, every operand (counters on the last axis)."""
+    return sum(counters[..., INDEX[f"dram_read_bytes.{o}"]]
+               + counters[..., INDEX[f"dram_write_bytes.{o}"]] for o in OPERANDS)
 
 
 def select_steps(steps: np.ndarray, spec: str | None) -> np.ndarray:
@@ -333,51 +495,110 @@ def select_steps(steps: np.ndarray, spec: str | None) -> np.ndarray:
     return chosen
 
 
+def sample_steps(steps: np.ndarray, every: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """(sampled steps, recorded steps each stands for): every ``every``-th step from the
+    first; the last sample stands for the steps left to the end."""
+    if every is None or every == 1:
+        return steps, np.ones(steps.size)
+    if every < 1:
+        raise ConfigError(f"--every {every}: expected a positive number of steps")
+    positions = np.arange(0, steps.size, every)
+    covers = np.diff(np.append(positions, steps.size)).astype(np.float64)
+    return steps[positions], covers
+
+
+def sampling_error(step_rows: np.ndarray, covers: np.ndarray) -> dict[str, float | None]:
+    """Estimated relative standard error of sampled totals (systematic sampling, the
+    successive-difference variance estimator): cycles, DRAM bytes, weight DRAM reads and
+    energy. None with fewer than two samples."""
+    per_step = step_rows.sum(axis=1)
+    metrics = {
+        "cycles": per_step[:, INDEX["cycles"]],
+        "dram_bytes": sum(per_step[:, INDEX[f"dram_{d}_bytes.{o}"]]
+                          for d in ("read", "write") for o in OPERANDS),
+        "weight_dram_read_bytes": per_step[:, INDEX["dram_read_bytes.weights"]]
+        + per_step[:, INDEX["dram_read_bytes.metadata"]],
+        "energy_pj": sum(per_step[:, INDEX[f"energy_pj.{part}"]] for part in ENERGY_PARTS),
+    }
+    n = per_step.shape[0]
+    population = covers.sum()
+    out: dict[str, float | None] = {}
+    for name, y in metrics.items():
+        total = float((y * covers).sum())
+        if n < 2 or total == 0:
+            out[name] = None if n < 2 else 0.0
+            continue
+        variance = population ** 2 * (1 - n / population) / n \
+            * float(np.sum(np.diff(y) ** 2)) / (2 * (n - 1))
+        out[name] = float(np.sqrt(max(variance, 0.0))) / total
+    return out
+
+
 def replay(reader: TraceReader, params: SimParams, phases: Iterable[str] = PHASES,
-           steps: str | None = None, progress: bool = False,
-           fidelity: str = "fast") -> SimResult:
-    """Simulate the chosen steps of a trace; returns every counter per step/layer/phase."""
+           steps: str | None = None, progress: bool = False, fidelity: str = "fast",
+           every: int | None = None, cycle_tolerance: float = DEFAULT_CYCLE_TOLERANCE,
+           keep_rows: bool | None = None,
+           work: dict[int, list[PhaseWork]] | None = None) -> SimResult:
+    """Simulate the chosen steps of a trace; returns every counter per step/layer/phase.
+
+    ``steps``: "A:B" (recorded steps A <= step < B); ``every``: simulate every N-th of
+    them, each standing for the N around it (the estimated error is in
+    ``options["sampling"]``); ``cycle_tolerance``: see :class:`Replay`; ``keep_rows``:
+    keep the full (step, layer, phase) rows (None: while they are small); ``work``: a
+    dict to fill with each simulated step's :class:`PhaseWork` (timeline exports).
+    """
     all_steps = np.asarray(reader.steps, dtype=np.int64)
     if all_steps.size == 0:
         raise ConfigError(f"{reader.path}: the trace holds no steps")
-    chosen = set(int(s) for s in select_steps(all_steps, steps))
-    last = max(chosen)
+    selected = select_steps(all_steps, steps)
+    sampled, covers = sample_steps(selected, every)
+    last = int(sampled[-1])
 
     def records():
-        for record in reader.iter_steps(masks=True):
-            if record.step in chosen:
-                yield record
+        for record in reader.iter_changes():
+            yield record
             if record.step >= last:  # steps are in order: nothing more to decode
                 return
 
-
     return replay_records(reader.header, records(), params, phases, steps, reader.path,
-                          progress=progress, count=len(chosen), fidelity=fidelity)
+                          progress=progress, count=int(np.searchsorted(all_steps, last)) + 1,
+                          fidelity=fidelity, chosen=sampled, covers=covers, every=every,
+                          cycle_tolerance=cycle_tolerance, keep_rows=keep_rows, work=work)
 
 
 def replay_records(header: TraceHeader, records: Iterable[StepRecord], params: SimParams,
                    phases: Iterable[str] = PHASES, steps: str | None = None,
                    source: str = "", progress: bool = False,
-                   count: int | None = None, fidelity: str = "fast") -> SimResult:
-    """Simulate step records that carry full stored masks (``iter_steps(masks=True)``)."""
-    from tqdm import tqdm
+                   count: int | None = None, fidelity: str = "fast",
+                   chosen: np.ndarray | None = None, covers: np.ndarray | None = None,
+                   every: int | None = None,
+                   cycle_tolerance: float = DEFAULT_CYCLE_TOLERANCE,
+                   keep_rows: bool | None = None,
+                   work: dict[int, list[PhaseWork]] | None = None) -> SimResult:
+    """Simulate step records (deltas, or full ``stored_masks``) in order.
 
-    engine = Replay(header, params, phases, fidelity)
-    rows, chosen, training = [], [], {"stored_weights": [], "churn": [], "loss": [],
-                                      "accuracy": []}
-    with tqdm(total=count, desc="simulate", unit="step", disable=None if progress else True,
-              leave=False) as bar:
-        for record in records:
-            rows.append(engine.step_rows(record))
-            chosen.append(record.step)
-            training["stored_weights"].append(
-                sum(int(np.count_nonzero(m)) for m in record.stored_masks.values()))
-            training["churn"].append(sum(v.size for v in record.entered.values())
-                                     + sum(v.size for v in record.left.values()))
-            training["loss"].append(float(record.loss))
-            training["accuracy"].append(float(record.accuracy))
-            bar.update(1)
-    evaluated = [a for a in training["accuracy"] if np.isfinite(a)]
+    ``chosen``: the steps to simulate (None: all); ``covers``: recorded steps each chosen
+    one stands for (sampling; None: 1 each).
+    """
+    engine = Replay(header, params, phases, fidelity, cycle_tolerance)
+    engine.work = work
+    followed = engine.follow(records, None if chosen is None else set(int(s) for s in chosen),
+                             progress=progress, count=count, source=source)
+    n = len(followed.step)
+    if n == 0:
+        raise ConfigError(f"{source or header.net}: no step to simulate")
+    covers = np.ones(n) if covers is None else np.asarray(covers, dtype=np.float64)
+    weights = covers * float(header.record_every)
+    if keep_rows is None:
+        keep_rows = n * len(engine.update_layers) * len(engine.phases) <= KEEP_ROWS_LIMIT
+    rows, layer_rows, step_rows = engine.counters(followed, weights, keep_rows)
+    evaluated = [a for a in followed.training["accuracy"] if np.isfinite(a)]
+    options = {"fidelity": fidelity, "phases": engine.phases, "steps": steps or "all",
+               **engine.options()}
+    if every is not None and every > 1:
+        options["sampling"] = {
+            "every": int(every), "sampled": n, "covered": int(covers.sum()),
+            "relative_standard_error": sampling_error(step_rows, covers)}
     return SimResult(
         trace={"path": source, "net": header.net, "method": header.method,
                "method_params": header.method_params, "dataset": header.dataset,
@@ -386,9 +607,7 @@ def replay_records(header: TraceHeader, records: Iterable[StepRecord], params: S
                "final_accuracy": evaluated[-1] if evaluated else None},
         hardware={"name": params.name},
         layers=engine.layer_names, phases=engine.phases,
-        steps=np.asarray(chosen, dtype=np.int64),
-        step_weight=np.full(len(chosen), float(header.record_every)), rows=np.asarray(rows),
-        training=training,
-        options={"fidelity": fidelity, "phases": engine.phases, "steps": steps or "all",
-                 "signatures": len(engine._cache), "signature_hits": engine.cache_hits},
+        steps=np.asarray(followed.step, dtype=np.int64), step_weight=weights, rows=rows,
+        layer_rows=layer_rows, step_rows=step_rows,
+        training=followed.training, options=options,
     )

@@ -121,6 +121,32 @@ class TraceReader:
                     stored_masks={t: m.copy() for t, m in state.items()} if masks else {},
                 )
 
+    def iter_changes(self) -> Iterator[StepRecord]:
+        """Every step in order as written, without following the stored sets: a delta
+        gives ``entered``/``left``, a keyframe its full ``stored_masks``. Cheaper than
+        :meth:`iter_steps` for a consumer that keeps its own masks (the replay), which
+        must then check that each delta fits the set before it."""
+        for index in range(len(self._chunks)):
+            for raw in self._records(index):
+                entered, left, masks = {}, {}, {}
+                for tid, entry in raw.sets.items():
+                    numel = self._tensors[tid].numel
+                    try:
+                        if isinstance(entry, KeyframeEntry):
+                            masks[tid] = entry.decode(numel)
+                        else:
+                            came = entry.entered.decode(numel)
+                            went = entry.left.decode(numel)
+                            if came.size or went.size:
+                                entered[tid], left[tid] = came, went
+                    except Malformed as err:
+                        raise self._corrupt(index, f"step {raw.step}: {err}") from None
+                yield StepRecord(
+                    step=raw.step, loss=raw.loss, lr=raw.lr, accuracy=raw.accuracy,
+                    changed=dict(raw.changed), entered=entered, left=left,
+                    structure_masks=dict(raw.structure_masks),
+                    activation_density=raw.activation_density, stored_masks=masks)
+
     def _advance(self, state: dict, raw: RawRecord, index: int) -> tuple[dict, dict]:
         """Apply one record to ``state``; return the entered/left indices it caused."""
         entered, left = {}, {}

@@ -104,22 +104,28 @@ def resnet18_header(batch: int = 128, num_classes: int = 10) -> TraceHeader:
                        extra={"recorded_by": "accelsim.trace.synthetic"})
 
 
-def churn_schedule(steps: int, churn_start: float = 0.05,
-                   churn_end: float = 0.0001) -> np.ndarray:
-    """Churn fraction of each step 1..steps: geometric from churn_start to churn_end.
+def churn_schedule(steps: int, churn_start: float = 0.05, churn_end: float = 0.0001,
+                   decay_steps: int | None = None) -> np.ndarray:
+    """Churn fraction of each step 1..steps: geometric from churn_start to churn_end over
+    the first ``decay_steps`` steps (None: over the whole trace), churn_end after that —
+    the shape of a real run, whose stored set settles early and then drifts slowly.
 
     Entry 0 (step 1, the first record) is the start value but no swap happens then.
     """
-    if steps <= 1:
-        return np.full(max(steps, 0), float(churn_start))
-    t = np.arange(steps, dtype=np.float64) / (steps - 1)
+    horizon = steps if decay_steps is None else decay_steps
+    if steps <= 0:
+        return np.zeros(0)
+    if horizon <= 1:  # no room to decay: one step keeps the start value, else the end
+        return np.full(steps, float(churn_start if steps == 1 else churn_end))
+    t = np.minimum(np.arange(steps, dtype=np.float64) / (horizon - 1), 1.0)
     return churn_start * (churn_end / churn_start) ** t
 
 
 def swaps_per_step(steps: int, tracked: int, churn_start: float = 0.05,
-                   churn_end: float = 0.0001) -> np.ndarray:
+                   churn_end: float = 0.0001, decay_steps: int | None = None) -> np.ndarray:
     """Weights that leave (and as many that enter) at each step; 0 at the first step."""
-    swaps = np.rint(churn_schedule(steps, churn_start, churn_end) * tracked).astype(np.int64)
+    swaps = np.rint(churn_schedule(steps, churn_start, churn_end, decay_steps)
+                    * tracked).astype(np.int64)
     if steps:
         swaps[0] = 0
     return swaps
@@ -155,12 +161,14 @@ def _split(indices: np.ndarray, starts: np.ndarray, ids: list[int]) -> dict[int,
 def write_synthetic_dropback(path, header: TraceHeader, steps: int, tracked: int = 1_000_000,
                              churn_start: float = 0.05, churn_end: float = 0.0001,
                              seed: int = 0, keyframe_every: int = 256, *,
+                             decay_steps: int | None = None,
                              overwrite: bool = True, fsync: bool = False,
                              compress_level: int = 1) -> TraceHeader:
     """Write a DropBack-like trace of ``steps`` records (steps 1..steps) to ``path``.
 
     Step 1 stores exactly ``tracked`` weights drawn uniformly over all tensors; each later
-    step t swaps ``round(churn(t) * tracked)`` of them (``churn_schedule``): as many stored
+    step t swaps ``round(churn(t) * tracked)`` of them (``churn_schedule``, decaying over
+    ``decay_steps``): as many stored
     weights leave as unstored ones enter, so every step stores exactly ``tracked``.
     Returns the header written (a copy of ``header`` with method "dropback").
     """
@@ -176,13 +184,13 @@ def write_synthetic_dropback(path, header: TraceHeader, steps: int, tracked: int
     out_header.method_params = {
         "budget": tracked, "stored_weights": tracked, "compression": total / tracked,
         "scope": "global", "synthetic": True, "churn_start": churn_start,
-        "churn_end": churn_end, "seed": seed}
+        "churn_end": churn_end, "decay_steps": decay_steps, "seed": seed}
     out_header.regen = {"name": "synthetic", "version": 1, "seed": seed}
     ids = [t.tensor_id for t in out_header.tensors]
     sizes = np.array([t.numel for t in out_header.tensors], dtype=np.int64)
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
     rng = np.random.default_rng(seed)
-    swaps = swaps_per_step(steps, tracked, churn_start, churn_end)
+    swaps = swaps_per_step(steps, tracked, churn_start, churn_end, decay_steps)
     untracked = total - tracked
     swaps = np.minimum(swaps, min(tracked, untracked))
 
