@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from accelsim import __version__
 from accelsim.errors import AccelsimError, ConfigError
 from accelsim.explore.command import add_parser as add_sweep_parser
+from accelsim.export.command import add_parser as add_export_parser
 from accelsim.files import write_text_atomic
 from accelsim.report.command import add_parser as add_report_parser
 
@@ -118,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_simulate(sub)
     add_report_parser(sub)
     add_sweep_parser(sub)
+    add_export_parser(sub)
     return parser
 
 
@@ -191,8 +193,21 @@ def _add_simulate(sub: argparse._SubParsersAction) -> None:
                    help="fast: the double-buffered tile pipeline in closed form (numba); "
                         "event: the same units as SimPy processes contending for the DRAM "
                         "channel (slower; same counts, cycles agree)")
+    p.add_argument("--dram", default="bandwidth", choices=["bandwidth", "burst"],
+                   help="bandwidth: DRAM bytes at peak bandwidth and the standard's pJ/bit; "
+                        "burst: also replay each simulated step's burst requests on the bank "
+                        "model (row hits, ACTs, refresh, energy by component and stream) into "
+                        "the result's \"dram\" section (a timed DRAM and a few steps, "
+                        "e.g. --steps 1:3)")
     p.add_argument("--phases", default="fwd,bwd_data,bwd_weight,update",
                    help="comma-separated subset of fwd,bwd_data,bwd_weight,update")
+    p.add_argument("--every", type=int, metavar="N",
+                   help="simulate every N-th chosen step, each standing for N (sampling; "
+                        "the estimated relative error is in the result's options.sampling)")
+    p.add_argument("--cycle-tolerance", type=float, metavar="X",
+                   help="relative cycle error allowed when a step reuses the cycles of a "
+                        "similar one (default 0.01; 0: exact, every step computed); "
+                        "traffic and energy counts are always exact")
     p.add_argument("--steps", metavar="A:B",
                    help="only recorded steps A <= step < B (either side may be empty)")
     p.add_argument("--out", required=True, metavar="RESULT.json", help="result file")
@@ -205,7 +220,9 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
     phases = [p.strip() for p in args.phases.split(",") if p.strip()]
     result = simulate(args.trace, args.hw, topology=args.topology, phases=phases,
-                      steps=args.steps, progress=True, fidelity=args.fidelity)
+                      steps=args.steps, progress=True, fidelity=args.fidelity,
+                      every=args.every, cycle_tolerance=args.cycle_tolerance,
+                      dram_model=args.dram)
     write_text_atomic(args.out, result.to_json())
     if args.csv:
         write_text_atomic(args.csv, result.layers_csv())
@@ -215,6 +232,21 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
           f"{totals['dram_read_bytes'] / 1e6:.4g} MB read / "
           f"{totals['dram_write_bytes'] / 1e6:.4g} MB written "
           f"(weights {totals['weight_dram_read_bytes'] / 1e6:.4g} MB); {args.out}")
+    sampling = result.options.get("sampling")
+    if sampling:
+        errors = sampling["relative_standard_error"]
+        spread = ", ".join(f"{name} {value * 100:.2g}%" for name, value in errors.items()
+                           if value is not None)
+        print(f"sampled {sampling['sampled']} of {sampling['covered']} steps (every "
+              f"{sampling['every']}); estimated relative standard error: {spread or 'n/a'}")
+    if result.dram is not None:
+        dram, comparison = result.dram["totals"], result.dram["comparison"]
+        steps = len(result.dram["steps"])
+        print(f"burst DRAM ({result.dram['standard']}, {steps} step{'s' if steps != 1 else ''}): "
+              f"{dram['requests']:,} requests, row hits {dram['row_hit_rate']:.1%}, "
+              f"{dram['acts']:,} ACTs, {dram['total_energy_pj'] / 1e6:.4g} uJ "
+              f"({comparison['energy_ratio']:.3f}x the bandwidth model), "
+              f"{dram['bandwidth_utilisation']:.1%} of peak bandwidth")
     return 0
 
 
