@@ -170,36 +170,56 @@ def _chunk_candidates(length: int) -> list[int]:
     return out
 
 
-def best_mapping(shape: GemmShape, cfg: ArrayConfig,
-                 regen_values: float = 0.0) -> tuple[int, bool, tuple]:
-    """(chunks, rows_outer, bytes) of the cheapest mapping: the fewest DRAM bytes, where
+def mapping_candidates(shape: GemmShape, cfg: ArrayConfig) -> list[tuple[int, bool]]:
+    """Every (chunks, rows_outer) the mapper considers, in tie-breaking order."""
+    _, _, stream = _folds(shape, cfg.rows, cfg.cols, DATAFLOWS[cfg.dataflow])
+    chunk_counts = _chunk_candidates(stream) if cfg.tiling else [1]
+    return [(chunks, rows_outer) for chunks in chunk_counts for rows_outer in (True, False)]
+
+
+def mapping_traffic(shape: GemmShape, cfg: ArrayConfig, mapping: tuple[int, bool]) -> tuple:
+    """(A reads, B reads, O writes, psum spill) of one mapping. ``shape.b_bytes`` may be
+    an array (one entry per step): B's traffic is linear in it, the rest does not see it."""
+    return _mapping_bytes(shape, cfg, DATAFLOWS[cfg.dataflow], *mapping)
+
+
+def choose_mappings(shape: GemmShape, cfg: ArrayConfig,
+                    regen_values: np.ndarray | float = 0.0) -> tuple[np.ndarray, list]:
+    """Index (into :func:`mapping_candidates`) of the cheapest mapping per entry of
+    ``shape.b_bytes`` (scalar or array) and the candidates: the fewest DRAM bytes, where
     every fetch of B also regenerates ``regen_values`` weights, each weighed as
     ``cfg.regen_byte_cost`` DRAM bytes (its energy relative to a DRAM byte's), so a
-    mapping does not trade cheap compressed refetches for repeated regeneration."""
-    flow = DATAFLOWS[cfg.dataflow]
-    _, _, stream = _folds(shape, cfg.rows, cfg.cols, flow)
-    regen_cost = regen_values * cfg.regen_byte_cost
-    best = None
-    for chunks in _chunk_candidates(stream) if cfg.tiling else [1]:
-        for rows_outer in (True, False):
-            traffic = _mapping_bytes(shape, cfg, flow, chunks, rows_outer)
-            fetches = traffic[1] / shape.b_bytes if shape.b_bytes else 1.0
-            key = (sum(traffic) + fetches * regen_cost, chunks)
-            if best is None or key < best[0]:
-                best = (key, chunks, rows_outer, traffic)
-    return best[1], best[2], best[3]
+    mapping does not trade cheap compressed refetches for repeated regeneration. Ties go
+    to the earlier candidate (fewer chunks, rows outer first)."""
+    candidates = mapping_candidates(shape, cfg)
+    b = np.atleast_1d(np.asarray(shape.b_bytes, dtype=np.float64))
+    regen_cost = np.atleast_1d(np.asarray(regen_values, dtype=np.float64)) * cfg.regen_byte_cost
+    keys = np.empty((len(candidates), b.shape[0]))
+    for i, mapping in enumerate(candidates):
+        traffic = mapping_traffic(shape, cfg, mapping)
+        fetches = np.divide(traffic[1], b, out=np.ones_like(b), where=b != 0)
+        keys[i] = sum(traffic) + fetches * regen_cost
+    return np.argmin(keys, axis=0), candidates
+
+
+def best_mapping(shape: GemmShape, cfg: ArrayConfig,
+                 regen_values: float = 0.0) -> tuple[int, bool, tuple]:
+    """(chunks, rows_outer, bytes) of the cheapest mapping (see :func:`choose_mappings`)."""
+    index, candidates = choose_mappings(shape, cfg, regen_values)
+    chunks, rows_outer = candidates[int(index[0])]
+    return chunks, rows_outer, mapping_traffic(shape, cfg, (chunks, rows_outer))
 
 
 @njit(cache=True)
-def tile_schedule_kernel(fold_weight_share, chunks, stream, fill, a_fold_bytes, b_bytes,
-                         o_fold_bytes, regen_values, regen_lanes, compute, load, store,
-                         regen):
+def tile_schedule_kernel(fold_weight_share, fold_regen_share, chunks, stream, fill,
+                         a_fold_bytes, b_bytes, o_fold_bytes, regen_values, regen_lanes,
+                         compute, load, store, regen):
     """Per tile (fold x chunk, in execution order): compute cycles, bytes loaded, bytes
     stored and regeneration cycles. Returns the number of tiles filled.
 
-    A and O move in proportion to the chunk's share of the stream; B (with its share of
-    the regenerated values) arrives with the first chunk of each fold, split across folds
-    by ``fold_weight_share`` (1/folds each when uniform).
+    A and O move in proportion to the chunk's share of the stream; B arrives with the
+    first chunk of each fold, split across folds by ``fold_weight_share``, and so do the
+    regenerated values, by ``fold_regen_share`` (1/folds each when uniform).
     """
     tiles = 0
     for f in range(fold_weight_share.shape[0]):
@@ -214,14 +234,24 @@ def tile_schedule_kernel(fold_weight_share, chunks, stream, fill, a_fold_bytes, 
             if c == 0:
                 load[tiles] += b_bytes * fold_weight_share[f]
                 if regen_lanes > 0:
-                    regen[tiles] = regen_values * fold_weight_share[f] / regen_lanes
+                    regen[tiles] = regen_values * fold_regen_share[f] / regen_lanes
             tiles += 1
     return tiles
 
 
-@njit(cache=True)
-def pipeline_cycles_kernel(compute, load, store, regen, bytes_per_cycle):
-    """Fast fidelity: the double-buffered pipeline as a per-tile recurrence.
+# Columns of pipeline_timeline_kernel's ``times``: when each tile's load holds the DRAM
+# channel, its regeneration runs, the PE array computes it and its store holds the channel.
+(LOAD_START, LOAD_END, REGEN_START, REGEN_END, COMPUTE_START, COMPUTE_END, STORE_START,
+ STORE_END) = range(8)
+TIMELINE_COLUMNS = 8
+
+
+@njit(cache=True, inline="always")  # inlined: pipeline_cycles_kernel pays no extra call
+def pipeline_timeline_kernel(compute, load, store, regen, bytes_per_cycle, times):
+    """Fast fidelity: the double-buffered pipeline as a per-tile recurrence. Returns the
+    cycle the last store ends (from the first load request); fills ``times`` (tiles x
+    TIMELINE_COLUMNS) with every tile's start and end per unit unless it is None (then
+    numba compiles the recording away).
 
     The loader starts tile t once tile t-1 is loaded and an input buffer half is free
     (the PE finished tile t-2); the regen unit runs beside the load; the PE computes t
@@ -231,11 +261,9 @@ def pipeline_cycles_kernel(compute, load, store, regen, bytes_per_cycle):
     SimPy processes in accelsim.sim.event, evaluated in closed form tile by tile.
     """
     n = compute.shape[0]
-    if n == 0:
-        return 0.0
-    loaded = np.zeros(n)
-    done = np.zeros(n)
-    stored = np.zeros(n)
+    loaded = np.empty(n)
+    done = np.empty(n)
+    stored = np.empty(n)
     channel = 0.0
     next_load = next_store = next_done = 0
     while next_store < n:
@@ -249,6 +277,9 @@ def pipeline_cycles_kernel(compute, load, store, regen, bytes_per_cycle):
             if t >= 2:
                 start = max(start, stored[t - 2])
             done[t] = start + compute[t]
+            if times is not None:
+                times[t, COMPUTE_START] = start
+                times[t, COMPUTE_END] = done[t]
             next_done += 1
         load_at = np.inf
         if next_load < n and (next_load < 2 or next_done > next_load - 2):
@@ -262,15 +293,34 @@ def pipeline_cycles_kernel(compute, load, store, regen, bytes_per_cycle):
                 store_at = max(store_at, stored[next_store - 1])
         if load_at <= store_at:
             t = next_load
-            channel = max(channel, load_at) + load[t] / bytes_per_cycle
+            begin = max(channel, load_at)
+            channel = begin + load[t] / bytes_per_cycle
             loaded[t] = max(channel, load_at + regen[t])
+            if times is not None:
+                times[t, LOAD_START] = begin
+                times[t, LOAD_END] = channel
+                times[t, REGEN_START] = load_at
+                times[t, REGEN_END] = load_at + regen[t]
             next_load += 1
         else:
             t = next_store
-            channel = max(channel, store_at) + store[t] / bytes_per_cycle
+            begin = max(channel, store_at)
+            channel = begin + store[t] / bytes_per_cycle
             stored[t] = channel
+            if times is not None:
+                times[t, STORE_START] = begin
+                times[t, STORE_END] = channel
             next_store += 1
-    return stored[n - 1] - 1
+    return stored[n - 1] if n > 0 else 0.0
+
+
+@njit(cache=True)
+def pipeline_cycles_kernel(compute, load, store, regen, bytes_per_cycle):
+    """Cycles of :func:`pipeline_timeline_kernel`'s pipeline: its last store's end minus
+    one (SCALE-Sim counts the last cycle's index), 0 without tiles."""
+    if compute.shape[0] == 0:
+        return 0.0
+    return pipeline_timeline_kernel(compute, load, store, regen, bytes_per_cycle, None) - 1
 
 
 @dataclass(frozen=True)
@@ -285,35 +335,47 @@ class TileSchedule:
 
 
 def tile_schedule(shape: GemmShape, cfg: ArrayConfig, regen_values: float = 0.0,
-                  fold_weight_share: np.ndarray | None = None) -> tuple[TileSchedule, tuple]:
-    """The best mapping's tiles, and its (chunks, b_fetches, traffic) for the counters."""
+                  fold_weight_share: np.ndarray | None = None,
+                  fold_regen_share: np.ndarray | None = None,
+                  mapping: tuple[int, bool] | None = None) -> tuple[TileSchedule, tuple]:
+    """The tiles of ``mapping`` (default: the best one), and its (chunks, b_fetches,
+    traffic) for the counters. Shares: per fold of the grid, of the weight bytes and of
+    the regenerated values (None: uniform; the regen share defaults to the weight's)."""
     flow = DATAFLOWS[cfg.dataflow]
     fr, fc, stream = _folds(shape, cfg.rows, cfg.cols, flow)
-    chunks, _, traffic = best_mapping(shape, cfg, regen_values)
+    if mapping is None:
+        chunks, _, traffic = best_mapping(shape, cfg, regen_values)
+    else:
+        chunks, traffic = mapping[0], mapping_traffic(shape, cfg, mapping)
     a_reads, b_reads, o_writes, spill = traffic
     b_fetches = max(1, round(b_reads / shape.b_bytes)) if shape.b_bytes else 1
     folds = fr * fc
     if fold_weight_share is None or fold_weight_share.shape[0] != folds:
         fold_weight_share = np.full(folds, 1.0 / folds)
+    if fold_regen_share is None or fold_regen_share.shape[0] != folds:
+        fold_regen_share = fold_weight_share
     size = folds * chunks
     arrays = [np.zeros(size) for _ in range(4)]
     filled = tile_schedule_kernel(
-        fold_weight_share, chunks, stream, _fill(cfg.rows, cfg.cols, flow), a_reads / folds,
-        b_reads, (o_writes + spill) / folds, regen_values * b_fetches, cfg.regen_lanes,
-        *arrays)
+        fold_weight_share, fold_regen_share, chunks, stream, _fill(cfg.rows, cfg.cols, flow),
+        a_reads / folds, b_reads, (o_writes + spill) / folds, regen_values * b_fetches,
+        cfg.regen_lanes, *arrays)
     schedule = TileSchedule(*(a[:filled] for a in arrays), cfg.dram_bytes_per_cycle)
     return schedule, (chunks, b_fetches, traffic)
 
 
 def gemm_cost(shape: GemmShape, cfg: ArrayConfig, regen_values: float = 0.0,
-              fold_weight_share: np.ndarray | None = None, fidelity: str = "fast") -> GemmCost:
-    """Counters of one GEMM under its best mapping (see the module docstring).
+              fold_weight_share: np.ndarray | None = None, fidelity: str = "fast",
+              fold_regen_share: np.ndarray | None = None,
+              mapping: tuple[int, bool] | None = None) -> GemmCost:
+    """Counters of one GEMM under ``mapping`` (default: its best; see the module
+    docstring).
 
     ``fidelity`` only changes ``cycles``: "fast" is the closed-form pipeline,
     "event" the SimPy model of accelsim.sim.event; every count is the same.
     """
-    schedule, (chunks, b_fetches, traffic) = tile_schedule(shape, cfg, regen_values,
-                                                           fold_weight_share)
+    schedule, (chunks, b_fetches, traffic) = tile_schedule(
+        shape, cfg, regen_values, fold_weight_share, fold_regen_share, mapping)
     a_reads, b_reads, o_writes, spill = traffic
     if fidelity == "event":
         from accelsim.sim.event import event_cycles
