@@ -69,15 +69,17 @@ def main() -> None:
         for n in sizes:
             path = root / f"resnet18-dropback-{n}-{args.decay_steps}.trace"
             start = time.perf_counter()
-            if not path.exists():
+            made = not path.exists()
+            if made:
                 write_synthetic_dropback(path, header, n, tracked=args.tracked,
                                          churn_start=args.churn_start,
                                          churn_end=args.churn_end, seed=args.seed,
                                          decay_steps=args.decay_steps)
             gen[n] = time.perf_counter() - start
             traces[n] = path
-            print(f"generate {n:>7} steps: {gen[n]:8.2f} s  "
-                  f"({path.stat().st_size / 2**20:.1f} MiB)", flush=True)
+            how = f"{gen[n]:8.2f} s" if made else "kept from --workdir"
+            print(f"generate {n:>7} steps: {how}  ({path.stat().st_size / 2**20:.1f} MiB)",
+                  flush=True)
 
         start = time.perf_counter()
         simulate(str(traces[sizes[0]]), args.hw, steps="1:3")

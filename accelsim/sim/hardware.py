@@ -14,7 +14,7 @@ def sim_params(hw: Hardware) -> SimParams:
     halves; a unified SRAM is shared equally by the three operands. Energies per access
     become energies per byte at the SRAM's access width (the ifmap buffer's, for all
     three). DRAM energy is the standard's read and write pJ/bit (the burst-level model
-    with ACT/PRE and refresh, accelsim.sim.dram, is not wired into the replay yet).
+    with ACT/PRE and refresh runs beside it with ``simulate(dram_model="burst")``).
     """
     sram, dram, dtypes = hw.sram, hw.dram, hw.dtypes
     share = 3 if sram.organization == "unified" else 1
