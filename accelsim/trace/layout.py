@@ -12,6 +12,7 @@ import zlib
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 PREAMBLE_MAGIC = b"\x89ATRACE\n"
 PREAMBLE = struct.Struct("<8sHHI")  # magic, major, minor, crc32 of the first 12 bytes
@@ -168,3 +169,144 @@ class IndexList:
         if indices[-1] >= limit:
             raise Malformed(f"index {int(indices[-1])} exceeds tensor size {limit}")
         return indices
+
+
+# --- delta sets, parsed and decoded in one pass (numba) ------------------------------------
+
+# Error codes of delta_sets_kernel, with what their two values mean.
+DELTA_OK, DELTA_SHORT, DELTA_TENSOR, DELTA_LIST, DELTA_GAP, DELTA_INDEX, DELTA_TWICE = range(7)
+
+
+@njit(cache=True, inline="always")
+def _le(buf, pos, nbytes):
+    value = np.uint64(0)
+    for b in range(nbytes):
+        value |= np.uint64(buf[pos + b]) << np.uint64(8 * b)
+    return value
+
+
+@njit(cache=True)
+def delta_sets_kernel(buf, pos, numel):
+    """Parse a delta record's sets section at ``pos`` (u32 entries; each: u32 tensor_id,
+    then the entered and the left index lists) and decode every list.
+
+    ``numel[tid]``: the tensor's size, -1 for an unknown id. Returns (end, error, a, b,
+    tids, counts, indices): per entry its tensor id and (entered, left) counts, every
+    index concatenated (entry by entry, entered before left); ``error`` one of the DELTA_*
+    codes, with its values in a, b. Every read is bounds-checked: a corrupt payload gives
+    an error, never a read outside ``buf``.
+    """
+    size = buf.shape[0]
+    empty = np.zeros(0, dtype=np.int64)
+    none = (np.int64(0), np.int64(0))
+    if pos + 4 > size:
+        return pos, DELTA_SHORT, np.int64(pos + 4 - size), np.int64(0), empty, \
+            np.zeros((0, 2), dtype=np.int64), empty
+    entries = np.int64(_le(buf, pos, 4))
+    p = pos + 4
+    tids = np.zeros(min(entries, size), dtype=np.int64)
+    counts = np.zeros((tids.shape[0], 2), dtype=np.int64)
+    starts = np.zeros((tids.shape[0], 2), dtype=np.int64)  # payload offset of each list
+    total = 0
+    for e in range(entries):
+        if p + 4 > size:
+            return p, DELTA_SHORT, np.int64(p + 4 - size), none[1], empty, counts, empty
+        tid = np.int64(_le(buf, p, 4))
+        p += 4
+        if tid >= numel.shape[0] or numel[tid] < 0:
+            return p, DELTA_TENSOR, tid, none[1], empty, counts, empty
+        for seen in range(e):
+            if tids[seen] == tid:
+                return p, DELTA_TWICE, tid, none[1], empty, counts, empty
+        tids[e] = tid
+        limit = numel[tid]
+        for side in range(2):
+            if p + 8 > size:
+                return p, DELTA_SHORT, np.int64(p + 8 - size), none[1], empty, counts, empty
+            count = _le(buf, p, 8)
+            p += 8
+            if count == 0:
+                continue
+            if p + 9 > size:
+                return p, DELTA_SHORT, np.int64(p + 9 - size), none[1], empty, counts, empty
+            first = _le(buf, p, 8)
+            width = np.int64(buf[p + 8])
+            p += 9
+            if (width != 1 and width != 2 and width != 4 and width != 8) or \
+                    count > np.uint64(limit) or first >= np.uint64(limit):
+                return p, DELTA_LIST, np.int64(e), np.int64(side), empty, counts, empty
+            need = (np.int64(count) - 1) * width
+            if p + need > size:
+                return p, DELTA_SHORT, np.int64(p + need - size), none[1], empty, counts, \
+                    empty
+            counts[e, side] = np.int64(count)
+            starts[e, side] = p
+            p += need
+            total += np.int64(count)
+    indices = np.empty(total, dtype=np.int64)
+    at = 0
+    for e in range(entries):
+        limit = numel[tids[e]]
+        for side in range(2):
+            count = counts[e, side]
+            if count == 0:
+                continue
+            q = starts[e, side]
+            first = np.int64(_le(buf, q - 9, 8))
+            width = np.int64(buf[q - 1])
+            value = first
+            indices[at] = value
+            # byte planes: every gap's low byte first, then every second byte, ...
+            for i in range(count - 1):
+                gap = np.uint64(0)
+                for b in range(width):
+                    gap |= np.uint64(buf[q + b * (count - 1) + i]) << np.uint64(8 * b)
+                if gap >= np.uint64(limit):
+                    return p, DELTA_GAP, np.int64(gap), limit, empty, counts, empty
+                value += np.int64(gap) + 1
+                indices[at + i + 1] = value
+            if value >= limit:
+                return p, DELTA_INDEX, value, limit, empty, counts, empty
+            at += count
+    return p, DELTA_OK, np.int64(0), np.int64(0), tids[:entries], counts[:entries], indices
+
+
+class DecodedList:
+    """An index list decoded already (delta records): ``count`` and ``decode()``."""
+
+    __slots__ = ("count", "_indices")
+
+    def __init__(self, indices: np.ndarray):
+        self.count, self._indices = int(indices.size), indices
+
+    def decode(self, limit: int) -> np.ndarray:
+        return self._indices
+
+
+def delta_sets(cursor: Cursor, numel: np.ndarray,
+               step: int) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    """[(tensor_id, entered, left)] of a delta record's sets section, decoded; advances
+    the cursor; Malformed (naming the step) on anything that does not parse."""
+    if not hasattr(cursor, "bytes_view"):
+        cursor.bytes_view = np.frombuffer(cursor.data, dtype=np.uint8)
+    end, error, a, b, tids, counts, indices = delta_sets_kernel(cursor.bytes_view,
+                                                                cursor.pos, numel)
+    if error == DELTA_SHORT:
+        raise Malformed(f"payload ends {a} bytes early")
+    if error == DELTA_TENSOR:
+        raise Malformed(f"step {step} names unknown tensor_id {a}")
+    if error == DELTA_TWICE:
+        raise Malformed(f"step {step} lists tensor {a} twice")
+    if error == DELTA_LIST:
+        raise Malformed(f"step {step}: an index list of entry {a} does not fit its tensor")
+    if error == DELTA_GAP:
+        raise Malformed(f"index gap {a} exceeds tensor size {b}")
+    if error == DELTA_INDEX:
+        raise Malformed(f"index {a} exceeds tensor size {b}")
+    cursor.pos = int(end)
+    out, at = [], 0
+    for e in range(tids.shape[0]):
+        came, went = int(counts[e, 0]), int(counts[e, 1])
+        out.append((int(tids[e]), indices[at:at + came], indices[at + came:at + came + went]))
+        at += came + went
+    return out

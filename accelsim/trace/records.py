@@ -12,7 +12,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from accelsim.trace.layout import Cursor, IndexList, Malformed, encode_index_list
+from accelsim.trace.layout import (
+    Cursor,
+    DecodedList,
+    IndexList,
+    Malformed,
+    delta_sets,
+    encode_index_list,
+)
 from accelsim.trace.model import StepRecord, TensorInfo
 
 KIND_DELTA = 0
@@ -80,8 +87,8 @@ def _keyframe_entry(tid: int, mask: np.ndarray, change) -> bytes:
 
 @dataclass(frozen=True)
 class DeltaEntry:
-    entered: IndexList
-    left: IndexList
+    entered: IndexList | DecodedList
+    left: IndexList | DecodedList
 
     @property
     def counts(self) -> tuple[int, int]:
@@ -178,7 +185,10 @@ def _parse_structure(cursor: Cursor, tensors: dict[int, TensorInfo], step: int) 
 
 
 def _parse_sets(cursor: Cursor, kind: int, tensors: dict[int, TensorInfo], step: int) -> dict:
-    read_entry = _read_delta_entry if kind == KIND_DELTA else _read_keyframe_entry
+    if kind == KIND_DELTA:  # parsed and decoded in one numba pass
+        return {tid: DeltaEntry(DecodedList(came), DecodedList(went))
+                for tid, came, went in delta_sets(cursor, _numel_table(tensors), step)}
+    read_entry = _read_keyframe_entry
     sets: dict[int, DeltaEntry | KeyframeEntry] = {}
     for _ in range(cursor.u32()):
         tid, entry = read_entry(cursor, tensors, step)
@@ -190,10 +200,21 @@ def _parse_sets(cursor: Cursor, kind: int, tensors: dict[int, TensorInfo], step:
     return sets
 
 
-def _read_delta_entry(cursor: Cursor, tensors: dict[int, TensorInfo], step: int):
-    tid = cursor.u32()
-    numel = _tensor(tensors, tid, step).numel
-    return tid, DeltaEntry(IndexList.read(cursor, numel), IndexList.read(cursor, numel))
+_NUMEL_TABLES: dict[int, tuple[dict, np.ndarray]] = {}
+
+
+def _numel_table(tensors: dict[int, TensorInfo]) -> np.ndarray:
+    """numel by tensor_id (-1: no such tensor), built once per tensors dict."""
+    known = _NUMEL_TABLES.get(id(tensors))
+    if known is not None and known[0] is tensors:
+        return known[1]
+    table = np.full(max(tensors, default=-1) + 1, -1, dtype=np.int64)
+    for tid, info in tensors.items():
+        table[tid] = info.numel
+    if len(_NUMEL_TABLES) > 64:
+        _NUMEL_TABLES.clear()
+    _NUMEL_TABLES[id(tensors)] = (tensors, table)
+    return table
 
 
 def _read_keyframe_entry(cursor: Cursor, tensors: dict[int, TensorInfo], step: int):
