@@ -206,12 +206,15 @@ class Replay:
             if rows is not None:
                 rows[where, li, pi] += block
 
-        live_keys = sorted(set(steps.live))
+        groups: dict[tuple, list[int]] = {}  # steps by live filters
+        for i, key in enumerate(steps.live):
+            groups.setdefault(key, []).append(i)
+        weighted = {layer.name: i for i, layer in enumerate(self.weighted)}
         for gi, layer in enumerate(self.layers):
             li = position[layer.name]
-            wi = self.weighted.index(layer) if layer.weight_tensor is not None else None
-            for key in live_keys:
-                where = np.flatnonzero(np.array([k == key for k in steps.live]))
+            wi = weighted.get(layer.name)
+            for key, members in groups.items():
+                where = np.asarray(members, dtype=np.int64)
                 live = self._live[key][gi]
                 for pi, phase in enumerate(self.phases):
                     if phase == "update":
