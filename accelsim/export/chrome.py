@@ -78,9 +78,6 @@ class Span:
     category: str = ""
 
 
-
-
-
 # -- tiles on the timeline -------------------------------------------------------------------
 @dataclass
 class _Track:

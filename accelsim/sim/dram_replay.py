@@ -61,20 +61,11 @@ def step_records(reader: TraceReader, steps: Iterable[int]) -> Iterator[StepReco
             return
 
 
-def kept_rows(result: SimResult) -> np.ndarray:
-    """The result's (step, layer, phase) rows, or a ConfigError saying how to keep them."""
-    if result.rows is None:
-        raise ConfigError(f"--dram burst and request exports need the per-step rows, which "
-                          f"were not kept for {len(result.steps)} steps; pick fewer steps "
-                          "with --steps A:B or --every N")
-    return result.rows
-
-
 def requests_by_step(result: SimResult, hw: Hardware, header: TraceHeader,
                      records: Iterable[StepRecord], layout: str = "compact"
                      ) -> Iterator[StepRequests]:
     """Each simulated step's burst requests, from its rows and its trace record."""
-    rows = kept_rows(result)
+    rows = result.require_rows()
     placement = Placement(header, hw, layout)
     steps = [int(s) for s in result.steps]
     seen = 0
@@ -128,7 +119,7 @@ def burst_dram(result: SimResult, hw: Hardware, header: TraceHeader,
         "step", "requests", "cycles", "seconds", "row_hit_rate", "energy_pj",
         "bandwidth_model_energy_pj", "replay_seconds")}
     counter_bytes = bandwidth_energy = replay_seconds = late_seconds = 0.0
-    rows = kept_rows(result)
+    rows = result.require_rows()
     for index, requests in enumerate(requests_by_step(result, hw, header, records, layout)):
         stats = simulate_dram(dram, requests.addresses, requests.is_write, requests.arrival,
                               requests.stream, window=window)

@@ -377,7 +377,7 @@ class Replay:
             info = self.header.tensor(tid)
             alive = steps.alive[:, j]
             structured = alive >= 0
-            filters = self._filters(tid)
+            filters = self.filters.get(tid, 1)  # structure-mask entries (filters)
             numel = np.where(structured, info.numel * np.maximum(alive, 0) // filters,
                              info.numel)
             stored = np.where(structured, numel, steps.stored[:, j])
@@ -408,10 +408,6 @@ class Replay:
         rows[:, INDEX["sram_write_bytes"]] = moved / 2
         self._energy(rows)
         return rows
-
-    def _filters(self, tid: int) -> int:
-        """Entries of a tensor's structure mask (its filters), for the live fraction."""
-        return self.filters.get(tid, 1)
 
     def _energy(self, rows: np.ndarray) -> None:
         p = self.params

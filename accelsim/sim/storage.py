@@ -97,13 +97,13 @@ def weight_fetch_arrays(numel: np.ndarray | int, stored: np.ndarray, padding: np
     n = stored.shape[0]
     numel = np.broadcast_to(np.asarray(numel, dtype=np.int64), (n,)).copy()
     padding = np.broadcast_to(np.asarray(padding, dtype=np.int64), (n,)).copy()
-    index_bits = np.array([storage.index_bits_for(int(x)) for x in np.unique(numel)])
-    bits = index_bits[np.searchsorted(np.unique(numel), numel)] if n else numel
+    sizes, inverse = np.unique(numel, return_inverse=True)
+    bits = np.array([storage.index_bits_for(int(x)) for x in sizes], dtype=np.int64)[inverse]
     fmt, fill_code = _codes(storage, fill)
     out = {"value_bytes": np.zeros(n), "metadata_bytes": np.zeros(n),
            "regen_values": np.zeros(n, dtype=np.int64), "stored": np.zeros(n, dtype=np.int64)}
     fetch_parts_kernel(numel, stored, padding, int(value_bytes), fmt,
-                       np.ascontiguousarray(bits, dtype=np.int64), fill_code,
+                       np.ascontiguousarray(bits.ravel()), fill_code,
                        out["value_bytes"], out["metadata_bytes"], out["regen_values"],
                        out["stored"])
     out["total_bytes"] = out["value_bytes"] + out["metadata_bytes"]
