@@ -154,16 +154,24 @@ def _cmd_trace_info(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(info, indent=2, sort_keys=True))
         return 0
-    spread = "{min:,} / {median:,.0f} / {max:,}"
     print(f"{info['path']}: {info['net']} on {info['dataset'] or '?'}, method {info['method']}"
           f"{' (truncated)' if info['truncated'] else ''}")
-    print(f"  steps        {info['steps']:,} ({info['first_step']}..{info['last_step']})")
+    span = f" ({info['first_step']}..{info['last_step']})" if info["steps"] else ""
+    print(f"  steps        {info['steps']:,}{span}")
     print(f"  parameters   {info['params_total']:,} in {info['tensors']} tensors")
-    print(f"  stored       {spread.format(**info['stored'])} (min / median / max per step)")
-    print(f"  churn        {spread.format(**info['churn'])} weights entering + leaving per step")
+    print(f"  stored       {_spread(info['stored'])} (min / median / max per step)")
+    print(f"  churn        {_spread(info['churn'])} weights entering + leaving per step")
+    bits = info["bits_per_weight_per_step"]
     print(f"  file size    {info['file_size_bytes']:,} bytes, "
-          f"{info['bits_per_weight_per_step']:.4f} bits per weight per step")
+          + ("no complete step" if bits is None else f"{bits:.4f} bits per weight per step"))
     return 0
+
+
+def _spread(values: dict) -> str:
+    """min / median / max, or 'none' when there is nothing to summarise (0 or 1 steps)."""
+    if values["min"] is None:
+        return "none"
+    return f"{values['min']:,} / {values['median']:,.0f} / {values['max']:,}"
 
 
 def _cmd_trace_verify(args: argparse.Namespace) -> int:

@@ -149,7 +149,8 @@ class IndexList:
         if count == 0:
             return cls(0, 0, 1, memoryview(b""))
         first, width = cursor.u64(), cursor.u8()
-        if width not in _WIDTHS or count > limit or first >= limit:
+        if width not in _WIDTHS or count > limit or first >= limit or (count == 1 and
+                                                                       width != 1):
             raise Malformed(f"index list of {count} (first {first}, width {width}) "
                             f"does not fit a tensor of {limit}")
         return cls(count, first, width, cursor.take((count - 1) * width))
@@ -160,8 +161,11 @@ class IndexList:
             return np.zeros(0, dtype=np.int64)
         planes = np.frombuffer(self.planes, dtype=np.uint8).reshape(self.width, -1)
         gaps = np.ascontiguousarray(planes.T).view(_WIDTHS[self.width]).ravel()
-        if gaps.size and int(gaps.max()) >= limit:
-            raise Malformed(f"index gap {int(gaps.max())} exceeds tensor size {limit}")
+        top = int(gaps.max()) if gaps.size else 0
+        if top >= limit:
+            raise Malformed(f"index gap {top} exceeds tensor size {limit}")
+        if self.width > 1 and top < 256 ** (self.width // 2):
+            raise Malformed(f"index list of width {self.width} is not the smallest width")
         indices = np.empty(self.count, dtype=np.int64)
         indices[0] = self.first
         np.cumsum(gaps.astype(np.int64) + 1, out=indices[1:])
@@ -174,7 +178,8 @@ class IndexList:
 # --- delta sets, parsed and decoded in one pass (numba) ------------------------------------
 
 # Error codes of delta_sets_kernel, with what their two values mean.
-DELTA_OK, DELTA_SHORT, DELTA_TENSOR, DELTA_LIST, DELTA_GAP, DELTA_INDEX, DELTA_TWICE = range(7)
+(DELTA_OK, DELTA_SHORT, DELTA_TENSOR, DELTA_LIST, DELTA_GAP, DELTA_INDEX, DELTA_TWICE,
+ DELTA_WIDTH) = range(8)
 
 
 @njit(cache=True, inline="always")
@@ -233,7 +238,8 @@ def delta_sets_kernel(buf, pos, numel):
             width = np.int64(buf[p + 8])
             p += 9
             if (width != 1 and width != 2 and width != 4 and width != 8) or \
-                    count > np.uint64(limit) or first >= np.uint64(limit):
+                    count > np.uint64(limit) or first >= np.uint64(limit) or \
+                    (count == 1 and width != 1):
                 return p, DELTA_LIST, np.int64(e), np.int64(side), empty, counts, empty
             need = (np.int64(count) - 1) * width
             if p + need > size:
@@ -256,6 +262,7 @@ def delta_sets_kernel(buf, pos, numel):
             width = np.int64(buf[q - 1])
             value = first
             indices[at] = value
+            top = np.uint64(0)
             # byte planes: every gap's low byte first, then every second byte, ...
             for i in range(count - 1):
                 gap = np.uint64(0)
@@ -263,8 +270,11 @@ def delta_sets_kernel(buf, pos, numel):
                     gap |= np.uint64(buf[q + b * (count - 1) + i]) << np.uint64(8 * b)
                 if gap >= np.uint64(limit):
                     return p, DELTA_GAP, np.int64(gap), limit, empty, counts, empty
+                top = max(top, gap)
                 value += np.int64(gap) + 1
                 indices[at + i + 1] = value
+            if width > 1 and top < (np.uint64(1) << np.uint64(8 * (width // 2))):
+                return p, DELTA_WIDTH, np.int64(e), np.int64(side), empty, counts, empty
             if value >= limit:
                 return p, DELTA_INDEX, value, limit, empty, counts, empty
             at += count
@@ -301,6 +311,8 @@ def delta_sets(cursor: Cursor, numel: np.ndarray,
         raise Malformed(f"step {step}: an index list of entry {a} does not fit its tensor")
     if error == DELTA_GAP:
         raise Malformed(f"index gap {a} exceeds tensor size {b}")
+    if error == DELTA_WIDTH:
+        raise Malformed(f"step {step}: an index list of entry {a} is not the smallest width")
     if error == DELTA_INDEX:
         raise Malformed(f"index {a} exceeds tensor size {b}")
     cursor.pos = int(end)

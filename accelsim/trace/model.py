@@ -21,6 +21,7 @@ FORMAT_VERSION = 1  # major: a reader refuses majors it does not know
 FORMAT_MINOR = 0  # minor: additions an older reader of the same major may ignore
 SUPPORTED_VERSIONS = (1,)
 
+MAX_NUMEL = 2**40  # weights per tensor: a reader holds a one-byte mask entry per weight
 ROLES = ("weight", "bias", "norm_weight", "norm_bias", "other")
 DTYPE_KEYS = ("weights", "activations", "gradients", "optimizer_state")
 
@@ -84,6 +85,8 @@ class TensorInfo:
                f"{where}.shape {self.shape} must hold non-negative integers")
         _check(self.numel == math.prod(self.shape),
                f"{where}.numel {self.numel} != product of shape {self.shape}")
+        _check(self.numel <= MAX_NUMEL,
+               f"{where}.numel {self.numel} exceeds the format's limit of 2**40 weights")
         _check(_is_int(self.structure_size) and self.structure_size >= 0,
                f"{where}.structure_size must be a non-negative integer")
 

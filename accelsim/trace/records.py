@@ -32,6 +32,7 @@ ENC_UNSTORED = 2  # index list of the weights that are not stored
 
 # kind, flags, reserved, n_changed, step, loss, lr, accuracy
 RECORD_HEAD = struct.Struct("<BBHIqddd")
+MIN_RECORD = RECORD_HEAD.size + 8  # a record with nothing in it: head, n_structure, n_sets
 KEYFRAME_ENTRY = struct.Struct("<IBQQQ")  # tensor_id, encoding, stored, entered, left
 _U32 = struct.Struct("<I")
 _STRUCTURE_ENTRY = struct.Struct("<II")  # tensor_id, length
@@ -111,8 +112,7 @@ class KeyframeEntry:
     def decode(self, numel: int) -> np.ndarray:
         """The full stored mask; Malformed when it disagrees with the stored count."""
         if self.encoding == ENC_BITMAP:
-            bits = np.frombuffer(self.bitmap, dtype=np.uint8)
-            mask = np.unpackbits(bits, count=numel, bitorder="little").view(bool)
+            mask = unpack_bitmap(self.bitmap, numel).view(bool)
         else:
             mask = np.full(numel, self.encoding == ENC_UNSTORED, dtype=bool)
             mask[self.members.decode(numel)] = self.encoding == ENC_STORED
@@ -120,6 +120,14 @@ class KeyframeEntry:
             raise Malformed(f"keyframe holds {np.count_nonzero(mask)} stored weights, "
                             f"its count says {self.stored}")
         return mask
+
+
+def unpack_bitmap(data, count: int) -> np.ndarray:
+    """``count`` bits, LSB first, as uint8 0/1; Malformed when a padding bit is set."""
+    bits = np.frombuffer(data, dtype=np.uint8)
+    if count % 8 and bits.size and int(bits[-1]) >> (count % 8):
+        raise Malformed("padding bits of a bitmap are not zero")
+    return np.unpackbits(bits, count=count, bitorder="little")
 
 
 @dataclass
@@ -152,6 +160,8 @@ def _parse_record(cursor: Cursor, tensors: dict[int, TensorInfo], n_layers: int)
         raise Malformed(f"record header of step {step} has kind {kind}, flags {flags}")
     ids = cursor.array("<u4", n_changed)
     counts = cursor.array("<u8", n_changed)
+    if ids.size > 1 and not bool(np.all(np.diff(ids.astype(np.int64)) > 0)):
+        raise Malformed(f"step {step}: changed counts are not in ascending tensor order")
     changed = {int(t): int(c) for t, c in zip(ids, counts, strict=True)}
     for tid, count in changed.items():
         if count > _tensor(tensors, tid, step).numel:
@@ -179,8 +189,7 @@ def _parse_structure(cursor: Cursor, tensors: dict[int, TensorInfo], step: int) 
         tid, length = cursor.unpack(_STRUCTURE_ENTRY)
         if length != _tensor(tensors, tid, step).structure_size or tid in structure:
             raise Malformed(f"step {step}: bad structure mask for tensor {tid}")
-        bits = np.frombuffer(cursor.take((length + 7) // 8), dtype=np.uint8)
-        structure[tid] = np.unpackbits(bits, count=length, bitorder="little").astype(bool)
+        structure[tid] = unpack_bitmap(cursor.take((length + 7) // 8), length).astype(bool)
     return structure
 
 

@@ -18,3 +18,28 @@ def header_for(sizes: list[int], structure_size: int = 0) -> TraceHeader:
     return TraceHeader(net="toy", layers=layers, tensors=tensors, method="dropback",
                        method_params={"k": 10}, optimizer="sgd", batch_size=8,
                        regen={"name": "xorshift", "version": 1, "seed": 7}, dataset="digits")
+
+
+def chunk_offsets(data: bytes) -> list[tuple[int, object]]:
+    """(offset, ChunkHeader) of every chunk of a sound trace, walked from its lengths."""
+    from accelsim.trace import layout
+
+    out, offset = [], layout.PREAMBLE.size
+    while offset + layout.CHUNK_HEADER.size <= len(data):
+        header = layout.ChunkHeader.unpack(data[offset:offset + layout.CHUNK_HEADER.size])
+        if header is None:
+            break
+        out.append((offset, header))
+        offset += layout.CHUNK_HEADER.size + header.step_table_len + header.payload_len
+    return out
+
+
+def with_header_fields(data: bytes, offset: int, **fields) -> bytes:
+    """``data`` with the chunk header at ``offset`` changed and its CRC recomputed."""
+    import dataclasses
+
+    from accelsim.trace import layout
+
+    header = layout.ChunkHeader.unpack(data[offset:offset + layout.CHUNK_HEADER.size])
+    packed = dataclasses.replace(header, **fields).pack()
+    return data[:offset] + packed + data[offset + layout.CHUNK_HEADER.size:]
