@@ -109,7 +109,7 @@ class TraceReader:
     # -- sequential --------------------------------------------------------------------
     def iter_steps(self, *, masks: bool = False) -> Iterator[StepRecord]:
         """Every step in order with its deltas; ``masks=True`` adds full stored masks."""
-        state = {tid: np.ones(t.numel, dtype=bool) for tid, t in self._tensors.items()}
+        state = {tid: self._all_stored(t.numel) for tid, t in self._tensors.items()}
         for index in range(len(self._chunks)):
             for raw in self._records(index):
                 entered, left = self._advance(state, raw, index)
@@ -177,13 +177,20 @@ class TraceReader:
         target = self._chunk_of(step)
         k = bisect.bisect_right(self._keyframe_chunks, target) - 1
         start = self._keyframe_chunks[k] if k >= 0 else 0
-        mask = np.ones(numel, dtype=bool)
+        mask = self._all_stored(numel)
         for index in range(start, target + 1):
             for raw in self._records(index):
                 if raw.step > step:
                     break
                 mask = self._apply_one(mask, raw, tensor_id, index)
         return mask
+
+    def _all_stored(self, numel: int) -> np.ndarray:
+        try:
+            return np.ones(numel, dtype=bool)
+        except MemoryError:
+            raise TraceError(f"{self.path}: not enough memory for the stored mask of a tensor "
+                             f"of {numel:,} weights") from None
 
     def _apply_one(self, mask: np.ndarray, raw: RawRecord, tid: int, index: int) -> np.ndarray:
         entry = raw.sets.get(tid)
@@ -267,14 +274,8 @@ class TraceReader:
 
     def _decode_chunk(self, index: int) -> list[RawRecord]:
         chunk = self._chunks[index]
-        self._file.seek(chunk.payload_offset)
-        payload = self._file.read(chunk.header.payload_len)
-        if len(payload) != chunk.header.payload_len:
-            raise self._corrupt(index, "file shrank while it was being read")
-        if crc32(payload) != chunk.header.payload_crc:
-            raise self._corrupt(index, "payload checksum mismatch")
         try:
-            raw = inflate(payload, chunk.header.raw_len)
+            raw = chunk.records if chunk.journal else self._payload(index)
             records = parse_records(raw, self._tensors, len(self.header.layers))
         except Malformed as err:
             raise self._corrupt(index, str(err)) from None
@@ -282,6 +283,16 @@ class TraceReader:
         if problem:
             raise self._corrupt(index, problem)
         return records
+
+    def _payload(self, index: int) -> bytes:
+        chunk = self._chunks[index]
+        self._file.seek(chunk.payload_offset)
+        payload = self._file.read(chunk.header.payload_len)
+        if len(payload) != chunk.header.payload_len:
+            raise self._corrupt(index, "file shrank while it was being read")
+        if crc32(payload) != chunk.header.payload_crc:
+            raise self._corrupt(index, "payload checksum mismatch")
+        return inflate(payload, chunk.header.raw_len)
 
     def _corrupt(self, index: int, why: str) -> CorruptChunkError:
         chunk = self._chunks[index]

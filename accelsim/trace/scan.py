@@ -17,8 +17,10 @@ import numpy as np
 
 from accelsim.errors import TraceError
 from accelsim.trace import layout
+from accelsim.trace.journal import read_journal
 from accelsim.trace.layout import ChunkHeader, Malformed, crc32
 from accelsim.trace.model import FORMAT_MINOR, SUPPORTED_VERSIONS, TraceHeader
+from accelsim.trace.records import MIN_RECORD
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,8 @@ class ChunkEntry:
     offset: int
     header: ChunkHeader
     steps: np.ndarray
+    journal: str = ""  # the journal holding these records ('' for a chunk of the trace)
+    records: bytes = b""  # their bytes, when they come from the journal
 
     @property
     def payload_offset(self) -> int:
@@ -42,8 +46,9 @@ class ChunkEntry:
         return bool(self.header.flags & layout.FLAG_KEYFRAME)
 
     def describe(self) -> str:
-        return (f"chunk at byte offset {self.offset} (steps {self.header.first_step}.."
-                f"{self.header.last_step})")
+        where = f"journal {self.journal}" if self.journal else \
+            f"chunk at byte offset {self.offset}"
+        return f"{where} (steps {self.header.first_step}..{self.header.last_step})"
 
 
 @dataclass
@@ -63,12 +68,26 @@ class ScanResult:
         return self.chunks[-1].header.last_step if self.chunks else None
 
 
+# deflate cannot expand data more than 1032:1, nor (as zlib.compress writes it) grow it
+# by more than a few bytes per 16 KiB block: lengths outside these bounds are corruption,
+# and no length in a file can make a reader allocate more than its size justifies.
+MAX_RATIO = 1032
+
+
+def plausible_lengths(payload_len: int, raw_len: int) -> bool:
+    """Whether a zlib stream of ``payload_len`` bytes can inflate to ``raw_len`` bytes."""
+    return 8 <= payload_len <= raw_len + raw_len // 1000 + 64 and \
+        raw_len <= MAX_RATIO * payload_len
+
+
 def inflate(payload: bytes, raw_len: int) -> bytes:
     """zlib-decompress exactly ``raw_len`` bytes; Malformed otherwise (never a zlib.error)."""
+    if not plausible_lengths(len(payload), raw_len):
+        raise Malformed(f"{len(payload)} stored bytes cannot inflate to {raw_len}")
     try:
         inflater = zlib.decompressobj()
         raw = inflater.decompress(payload, raw_len + 1)
-    except zlib.error as err:
+    except (zlib.error, OverflowError, MemoryError) as err:
         raise Malformed(f"payload does not decompress ({err})") from None
     if len(raw) != raw_len or not inflater.eof or inflater.unused_data:
         raise Malformed(f"payload decompresses to {len(raw)} bytes, header says {raw_len}")
@@ -81,6 +100,8 @@ def scan(f, path: str) -> ScanResult:
     scanner = _Scanner(f, result)
     if scanner.preamble() and scanner.header_chunk():
         scanner.step_chunks(layout.PREAMBLE.size + scanner.header_chunk_len)
+        if result.status == "truncated":
+            scanner.journal()
     return result
 
 
@@ -104,6 +125,34 @@ class _Scanner:
             last = result.last_step
             result.bad_steps = (0 if last is None else last + 1, None)
         return False
+
+    def journal(self) -> None:
+        """Add the steps the journal beside an unclosed trace holds after its chunks."""
+        result = self.result
+        chunks = result.chunks
+        binding = crc32(self.read(0, layout.PREAMBLE.size + self.header_chunk_len))
+        next_record = chunks[-1].header.first_record + chunks[-1].header.n_records \
+            if chunks else 0
+        found = read_journal(result.path, binding, next_record, result.last_step)
+        if found is None:
+            return
+        if found.problem:
+            last = result.last_step
+            result.status, result.bad_offset = "corrupt", None
+            result.bad_steps = (0 if last is None else last + 1, None)
+            result.message = (f"{result.path}: corrupt: {found.problem}; delete the journal "
+                              f"to read the trace without the steps it holds")
+            return
+        if not found.records:
+            return
+        steps = np.array([step for step, _ in found.records], dtype=np.int64)
+        raw = b"".join(record for _, record in found.records)
+        keyframe = layout.FLAG_KEYFRAME if found.records[0][1][:1] == b"\x01" else 0
+        header = ChunkHeader(layout.TYPE_STEPS, keyframe, steps.size, 0, next_record,
+                             int(steps[0]), int(steps[-1]), 0, len(raw), 0)
+        chunks.append(ChunkEntry(result.file_size, header, steps, found.path, raw))
+        result.message += (f"; steps {steps[0]}..{steps[-1]} ({steps.size}) recovered "
+                           f"from {found.path}")
 
     def preamble(self) -> bool:
         size = self.result.file_size
@@ -129,8 +178,12 @@ class _Scanner:
         chunk, end = found
         if chunk.kind != layout.TYPE_HEADER or chunk.flags or chunk.n_records:
             return self.stop("corrupt", offset, "first chunk is not the trace header")
+        if (chunk.step_table_crc, chunk.first_record, chunk.first_step, chunk.last_step) != (
+                0, 0, 0, 0) or not plausible_lengths(chunk.payload_len, chunk.raw_len):
+            return self.stop("corrupt", offset, f"trace header chunk at byte offset {offset} "
+                                                f"has impossible fields")
         if end > self.result.file_size:
-            return self.stop("truncated", offset, "file ends inside the trace header")
+            return self.truncated_inside(offset, "file ends inside the trace header")
         try:
             payload = self.checked_payload(offset + layout.CHUNK_HEADER.size, chunk)
             data = json.loads(inflate(payload, chunk.raw_len).decode("utf-8"))
@@ -191,17 +244,20 @@ class _Scanner:
                 return self.stop("corrupt", offset, f"unknown chunk type {chunk.kind} at "
                                                     f"byte offset {offset}")
             if end > result.file_size:
-                return self.stop("truncated", offset, f"file ends inside a chunk at byte "
-                                                      f"offset {offset}")
+                return self.truncated_inside(offset, f"file ends inside a chunk at byte "
+                                                     f"offset {offset}")
             return True  # a later minor version's chunk type: skip it
-        result.bad_steps = (chunk.first_step, chunk.last_step)
         problem = self.inconsistency(chunk)
         if problem:
+            # the header is sound but out of place (a swap, a duplicate): the steps at
+            # risk are those after the last good one, whatever this chunk claims
             return self.stop("corrupt", offset, f"chunk at byte offset {offset}: {problem}")
+        result.bad_steps = (chunk.first_step, chunk.last_step)
         if end > result.file_size:
-            return self.stop("truncated", offset, f"last chunk (steps {chunk.first_step}.."
-                             f"{chunk.last_step}) at byte offset {offset} is incomplete: "
-                             f"{result.file_size - offset} of {end - offset} bytes")
+            return self.truncated_inside(
+                offset, f"last chunk (steps {chunk.first_step}..{chunk.last_step}) at byte "
+                        f"offset {offset} is incomplete: {result.file_size - offset} of "
+                        f"{end - offset} bytes")
         steps = self.steps_of(offset, chunk)
         if steps is None:
             return self.stop("corrupt", offset, f"step table of the chunk at byte offset "
@@ -210,18 +266,45 @@ class _Scanner:
         result.chunks.append(ChunkEntry(offset, chunk, steps))
         return True
 
+    def truncated_inside(self, offset: int, message: str) -> bool:
+        """A chunk whose header is sound runs past the end of the file: a killed writer,
+        unless a sound chunk header lies inside it (a damaged length hiding later chunks)."""
+        self.f.seek(offset + layout.CHUNK_HEADER.size)
+        rest = self.f.read()
+        at = rest.find(layout.CHUNK_MAGIC)
+        while at >= 0:
+            raw = rest[at:at + layout.CHUNK_HEADER.size]
+            if len(raw) == layout.CHUNK_HEADER.size and ChunkHeader.unpack(raw) is not None:
+                hidden = offset + layout.CHUNK_HEADER.size + at
+                return self.stop("corrupt", offset, f"chunk at byte offset {offset} claims "
+                                 f"more bytes than the file holds, but a sound chunk starts "
+                                 f"inside it at byte offset {hidden}")
+            at = rest.find(layout.CHUNK_MAGIC, at + 1)
+        return self.stop("truncated", offset, message)
+
     def inconsistency(self, chunk: ChunkHeader) -> str:
         chunks = self.result.chunks
         expected = chunks[-1].header.first_record + chunks[-1].header.n_records if chunks else 0
         last = self.result.last_step
-        if chunk.flags & ~(layout.FLAG_KEYFRAME | layout.FLAG_STEP_TABLE) or chunk.n_records < 1:
-            return f"bad flags {chunk.flags} or record count {chunk.n_records}"
+        n = chunk.n_records
+        if chunk.flags & ~(layout.FLAG_KEYFRAME | layout.FLAG_STEP_TABLE) or n < 1:
+            return f"bad flags {chunk.flags} or record count {n}"
         if chunk.first_record != expected:
             return f"starts at record {chunk.first_record}, expected {expected}"
         if chunk.first_step > chunk.last_step or (last is not None and chunk.first_step <= last):
             return f"steps {chunk.first_step}..{chunk.last_step} out of order after {last}"
         if chunk.first_step < 0:
             return f"negative step {chunk.first_step}"
+        if chunk.last_step - chunk.first_step < n - 1:
+            return f"{n} increasing steps cannot lie in {chunk.first_step}..{chunk.last_step}"
+        if not chunk.flags & layout.FLAG_STEP_TABLE and chunk.step_table_crc:
+            return "a step table checksum without a step table"
+        # every record takes at least MIN_RECORD bytes, so the counts are bounded by the
+        # payload, which is bounded by the file
+        if not plausible_lengths(chunk.payload_len, chunk.raw_len) or \
+                n * MIN_RECORD > chunk.raw_len:
+            return (f"{n} records in {chunk.raw_len} bytes stored in {chunk.payload_len} "
+                    f"is impossible")
         return ""
 
     def steps_of(self, offset: int, chunk: ChunkHeader) -> np.ndarray | None:
@@ -241,13 +324,14 @@ class _Scanner:
     def end_marker(self, offset: int, chunk: ChunkHeader, end: int) -> None:
         result = self.result
         size = result.file_size
-        if chunk.flags or chunk.n_records:
-            self.stop("corrupt", offset, f"end marker at byte offset {offset} has flags "
-                                         f"{chunk.flags} and {chunk.n_records} records")
+        if chunk.flags or chunk.n_records or (chunk.step_table_crc, chunk.first_step,
+                                               chunk.last_step) != (0, 0, 0):
+            self.stop("corrupt", offset, f"end marker at byte offset {offset} has impossible "
+                                         f"fields")
             return
         if end > size:
-            self.stop("truncated", offset, "file ends inside the end marker (all steps "
-                                           "are complete)")
+            self.truncated_inside(offset, "file ends inside the end marker (all steps are "
+                                          "complete)")
             return
         try:
             payload = self.checked_payload(offset + layout.CHUNK_HEADER.size, chunk)

@@ -12,8 +12,9 @@ Attach it to any PyTorch loop::
             recorder.log(loss=loss.item())        # annotates the step just recorded
 
 The network as executed is captured by forward hooks on the first forward pass. Each
-record is held until the next step completes (or the recorder closes), so scalars logged
-after ``optimizer.step()`` — the loss, an epoch's test accuracy — land in it.
+record is appended (and journaled, so a SIGKILL no longer loses it) when
+``optimizer.step()`` returns; scalars logged after it — the loss, an epoch's test
+accuracy — amend that record.
 """
 
 from __future__ import annotations
@@ -106,7 +107,6 @@ class TraceRecorder:
         self._densities: dict[int, float] = {}
         self._batch_size = 0
         self._writer: TraceWriter | None = None
-        self._pending: StepRecord | None = None
         self._before: list[torch.Tensor] | None = None
         self._recorded_masks: dict[int, torch.Tensor] = {}
         self._wrote_first = False
@@ -162,8 +162,7 @@ class TraceRecorder:
             return
         if self._writer is None:
             self._writer = TraceWriter(self.path, self._header(), **self._writer_options)
-        self._flush_pending()
-        self._pending = self._record(self._steps)
+        self._writer.append(self._record(self._steps))
 
     # -- records -----------------------------------------------------------------------
     def _record(self, step: int) -> StepRecord:
@@ -206,19 +205,17 @@ class TraceRecorder:
             record.entered[tid] = entered.cpu().numpy()
             record.left[tid] = left.cpu().numpy()
 
-    def _flush_pending(self) -> None:
-        if self._pending is not None:
-            self._writer.append(self._pending)
-            self._pending = None
+    @property
+    def steps_recorded(self) -> int:
+        return 0 if self._writer is None else self._writer.num_steps
 
     def log(self, loss: float | None = None, accuracy: float | None = None) -> None:
-        """Attach scalars to the step just recorded (no-op between recorded steps)."""
-        if self._pending is None:
+        """Attach scalars to the step recorded last (no-op before the first one)."""
+        if self._writer is None or self._writer.num_steps == 0 or (
+                loss is None and accuracy is None):
             return
-        if loss is not None:
-            self._pending.loss = float(loss)
-        if accuracy is not None:
-            self._pending.accuracy = float(accuracy)
+        self._writer.amend(loss=None if loss is None else float(loss),
+                           accuracy=None if accuracy is None else float(accuracy))
 
     # -- header ------------------------------------------------------------------------
     def _header(self) -> TraceHeader:
@@ -262,7 +259,6 @@ class TraceRecorder:
         self._handles.clear()
         if self._writer is None:
             return
-        self._flush_pending()
         if clean:
             self._writer.close()
         else:
@@ -289,4 +285,7 @@ def record(config, out: str, overwrite: bool = False, progress: bool = True):
                        on_epoch=lambda epoch, accuracy: recorder.log(accuracy=accuracy))
         # The last record carries the final test accuracy (after SWD's hard prune).
         recorder.log(accuracy=result.test_accuracy)
+        if recorder.steps_recorded == 0:
+            raise ConfigError(f"{out}: training ran no optimizer step (epochs "
+                              f"{config.epochs}?); no trace written")
     return result

@@ -1,4 +1,6 @@
-"""A writer SIGKILLed at any instant leaves a file that reads up to its last complete chunk."""
+"""A writer SIGKILLed at any instant leaves a trace (and journal) that reads up to the last
+step whose ``append`` returned; without its journal the trace reads up to its last
+complete chunk."""
 
 from __future__ import annotations
 
@@ -43,10 +45,20 @@ def _complete_steps(complete, length: int) -> int:
     return max([records for end, records in complete["ends"] if end <= length], default=0)
 
 
-def assert_reads_as_prefix(path: Path, complete) -> None:
+def _appended_steps(complete, length: int) -> int:
+    """Records whose append returned when the writer died at byte ``length`` of the trace:
+    a chunk is written when the record after it is appended (or at close)."""
+    if length < complete["header_end"]:
+        return 0
+    return min([records for end, records in complete["ends"] if end > length],
+               default=len(complete["records"]))
+
+
+def assert_reads_as_prefix(path: Path, complete, n_steps: int | None = None) -> None:
     data, full = path.read_bytes(), complete["bytes"]
     assert full.startswith(data), "a killed writer left bytes the complete run never wrote"
-    n_steps = _complete_steps(complete, len(data))
+    if n_steps is None:
+        n_steps = _complete_steps(complete, len(data))
     report = verify(path)
     assert report.status == ("intact" if data == full else "truncated"), report.message
     assert report.num_steps == n_steps
@@ -89,7 +101,7 @@ def test_self_kill_at_any_byte_leaves_a_readable_prefix(tmp_path, complete):
         assert proc.wait(timeout=30) == -signal.SIGKILL
     for (path,), point in zip(runs, points, strict=True):
         assert path.stat().st_size == point
-        assert_reads_as_prefix(path, complete)
+        assert_reads_as_prefix(path, complete, _appended_steps(complete, point))
 
 
 def test_sigkill_from_outside_at_random_moments(tmp_path, complete):
@@ -97,14 +109,22 @@ def test_sigkill_from_outside_at_random_moments(tmp_path, complete):
     for run in range(4):
         path = tmp_path / f"outside-{run}.trace"
         proc = subprocess.Popen([sys.executable, str(SCRIPT), str(path), "sleep", "0.01"],
-                                env=_environment())
+                                env=_environment(), stdout=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 20
         while not path.exists() and time.monotonic() < deadline:
             time.sleep(0.005)
         time.sleep(float(rng.uniform(0.0, 0.3)))  # the run needs > 0.4 s from here
         proc.send_signal(signal.SIGKILL)
         assert proc.wait(timeout=30) == -signal.SIGKILL
-        assert_reads_as_prefix(path, complete)
+        appended = proc.stdout.read().split()  # one line per append that returned
+        if path.stat().st_size < complete["header_end"]:
+            assert not appended
+            continue
+        with open_trace(path) as reader:
+            n_steps = reader.num_steps
+        assert n_steps >= len(appended), "a step whose append returned was lost"
+        assert n_steps <= len(appended) + 1  # the one being appended may be in too
+        assert_reads_as_prefix(path, complete, n_steps)
 
 
 def test_every_prefix_of_a_file_reads_as_clean_truncation(tmp_path, complete):

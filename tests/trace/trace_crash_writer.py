@@ -71,6 +71,8 @@ def write_trace(path: str, writer_class=TraceWriter, pause_s: float = 0.0) -> No
     with writer_class(path, crash_header(), **WRITER_OPTIONS) as writer:
         for record in crash_records():
             writer.append(record)
+            if pause_s:
+                print(record.step, flush=True)  # this step's append returned
             time.sleep(pause_s)
 
 
