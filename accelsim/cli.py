@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 
@@ -11,7 +12,7 @@ from accelsim import __version__
 from accelsim.errors import AccelsimError, ConfigError
 from accelsim.explore.command import add_parser as add_sweep_parser
 from accelsim.export.command import add_parser as add_export_parser
-from accelsim.files import write_text_atomic
+from accelsim.files import check_outputs, write_text_atomic
 from accelsim.report.command import add_parser as add_report_parser
 
 
@@ -227,6 +228,12 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     from accelsim.sim import simulate
 
     phases = [p.strip() for p in args.phases.split(",") if p.strip()]
+    if not phases:
+        raise ConfigError(f"--phases {args.phases!r} names no phase; choose from "
+                          f"fwd,bwd_data,bwd_weight,update")
+    check_outputs({"--out": args.out, "--csv": args.csv}, [args.trace, args.topology, args.hw])
+    if args.csv is not None and os.path.abspath(args.csv) == os.path.abspath(args.out):
+        raise ConfigError(f"--csv {args.csv} is the --out file too")
     result = simulate(args.trace, args.hw, topology=args.topology, phases=phases,
                       steps=args.steps, progress=True, fidelity=args.fidelity,
                       every=args.every, cycle_tolerance=args.cycle_tolerance,

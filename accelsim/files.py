@@ -41,6 +41,26 @@ def atomic_output(path: str | Path, mode: str = "w") -> Iterator[IO]:
         raise
 
 
+def check_outputs(outputs: dict[str, str | Path | None],
+                  inputs: list[str | Path | None]) -> None:
+    """Before any work: every output (``{"--out": path}``) goes into an existing folder, is
+    not a folder itself and is not one of the inputs. ConfigError naming the option."""
+    sources = [Path(p) for p in inputs if p is not None and Path(p).exists()]
+    for option, path in outputs.items():
+        if path is None:
+            continue
+        path = Path(path)
+        parent = path.parent if str(path.parent) else Path(".")
+        if not parent.is_dir():
+            raise ConfigError(f"{option} {path}: folder {parent} does not exist")
+        if path.is_dir():
+            raise ConfigError(f"{option} {path}: is a folder, not a file")
+        for source in sources:
+            if path.exists() and os.path.samefile(path, source):
+                raise ConfigError(f"{option} {path}: is an input of this command; choose "
+                                  f"another output file")
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

@@ -38,10 +38,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def run(args: argparse.Namespace) -> int:
     """Write the export and print one line saying what was written."""
+    from accelsim.files import check_outputs
     from accelsim.hw import load_hardware
 
     if args.format not in EXPORT_FORMATS:
         raise ConfigError(f"--format {args.format!r}: choose one of {', '.join(EXPORT_FORMATS)}")
+    check_outputs({"--out": args.out}, [args.trace, args.hw])
     hw = load_hardware(args.hw)
     if args.format == "chrome":
         from accelsim.export.chrome import write_chrome_trace

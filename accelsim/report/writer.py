@@ -56,9 +56,19 @@ def write_report(result_paths: Sequence[str | Path], out_dir: str | Path) -> lis
         raise ConfigError(f"cannot write into {out}: {err.strerror}") from None
     try:
         written = _write_all(runs, staging)
+        _refuse_inputs([out / path for path in written], result_paths)
         return _move_into_place(staging, out, written)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _refuse_inputs(destinations: list[Path], inputs: Sequence[str | Path]) -> None:
+    """A report never replaces one of the results it reads."""
+    for dest in destinations:
+        for source in inputs:
+            if dest.exists() and Path(source).exists() and os.path.samefile(dest, source):
+                raise ConfigError(f"--out: the report would replace its input {source}; "
+                                  f"choose another folder")
 
 
 def _write_all(runs: list[Run], folder: Path) -> list[Path]:

@@ -148,6 +148,9 @@ class TraceWriter:
         text = self._header_json()  # before creating the file: a bad header leaves none
         if not overwrite and os.path.lexists(self.path):
             raise TraceError(f"{self.path} already exists; pass overwrite=True to replace it")
+        folder = os.path.dirname(os.path.abspath(self.path))
+        if not os.path.isdir(folder):
+            raise TraceError(f"cannot create trace {self.path}: folder {folder} does not exist")
         self._journal_fd = journal.lock(self.journal_path, self.path)
         payload = zlib.compress(text, self._level)
         chunk = ChunkHeader(layout.TYPE_HEADER, 0, 0, 0, 0, 0, 0, len(payload), len(text),

@@ -93,6 +93,9 @@ class TraceRecorder:
             raise ConfigError(f"record_every must be >= 1, got {record_every}")
         if os.path.exists(path) and not overwrite:
             raise ConfigError(f"{path} already exists; choose another --out or overwrite it")
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            raise ConfigError(f"{path}: folder {folder} does not exist")
         self.model, self.optimizer, self.path = model, optimizer, str(path)
         self.method = method if method is not None else Dense(model)
         self.entries = parameter_table(model)
