@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from accelsim.hw.bounds import physical_problem
 from accelsim.hw.dram_standards import DRAM_STANDARDS, IDEAL
 from accelsim.hw.energy import (
     DTYPES,
@@ -495,7 +496,7 @@ def build_hardware(inputs: Mapping[str, Any], *, source: str,
     top = read_params(Hardware, "", inputs, ctx, skip=SECTIONS)
     energy = Energy(**read_params(Energy, "energy", _table(inputs, "energy", ctx), ctx))
     table = energy.energy_table
-    return Hardware(
+    hw = Hardware(
         **top,
         array=_build_array(_table(inputs, "array", ctx), ctx, table),
         sram=_build_sram(_table(inputs, "sram", ctx), ctx, table),
@@ -508,6 +509,10 @@ def build_hardware(inputs: Mapping[str, Any], *, source: str,
         inputs=copy.deepcopy(dict(inputs)),
         origins=dict(ctx.origins),
     )
+    problem = physical_problem(hw)
+    if problem:
+        ctx.fail(*problem)
+    return hw
 
 
 def _table(inputs: Mapping[str, Any], name: str, ctx: Context) -> Mapping[str, Any]:

@@ -12,6 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from accelsim.hw.bounds import bound_of
 from accelsim.hw.description import (
     Array,
     Dram,
@@ -52,8 +53,10 @@ def _key_table(section: str, cls) -> list[str]:
         if spec.key is None or spec.kind == "section":
             continue
         dotted = f"{section}.{spec.key}" if section else spec.key
+        bound = bound_of(dotted)
+        meaning = spec.doc + (f"; at most {bound[1]}" if bound else "")
         lines.append(_row((f"`{dotted}`", f"`{name}`", spec.unit_doc(), spec.default_text(),
-                           spec.doc)))
+                           meaning)))
     return lines
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from accelsim.errors import ConfigError
+from accelsim.hw.bounds import check_bound
 from accelsim.hw.units import KINDS, UnitError, parse_count, parse_number, parse_quantity
 
 
@@ -177,6 +178,9 @@ def _check_range(spec: Param, parsed: Any, original: Any, dotted: str, ctx: Cont
     if spec.check == "none" or not isinstance(parsed, int | float) or isinstance(parsed, bool):
         return
     shown = f'"{original}"' if isinstance(original, str) else repr(original)
+    beyond = check_bound(dotted, parsed, shown)
+    if beyond:
+        ctx.fail(dotted, beyond)
     if spec.check == "positive" and parsed <= 0:
         ctx.fail(dotted, f"must be greater than zero, got {shown}")
     if spec.check == "non_negative" and parsed < 0:
