@@ -22,9 +22,9 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
 
 from accelsim.errors import ConfigError
+from accelsim.jit import njit
 
 GENERATOR_NAME = "xorshift-mul-weyl-boxmuller"
 GENERATOR_VERSION = 1

@@ -17,10 +17,10 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
 
 from accelsim.errors import ConfigError
 from accelsim.hw.description import Dram
+from accelsim.jit import njit
 
 STREAM_NAMES = ("weights", "metadata", "activations", "gradients", "optimizer_state")
 ENERGY_COMPONENTS = ("act", "pre", "read", "write", "background", "refresh")

@@ -33,7 +33,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
+
+from accelsim.jit import njit
 
 WS, OS, IS = 0, 1, 2
 DATAFLOWS = {"ws": WS, "os": OS, "is": IS}

@@ -18,9 +18,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
 
 from accelsim.hw.description import Storage
+from accelsim.jit import njit
 
 FORMAT_CODES = {"dense": 0, "bitmap": 1, "csr": 2, "coo": 3}
 FILL_CODES = {"regen": 0, "zero": 1, "none": 2}

@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
 
+from accelsim.jit import njit
 from accelsim.sim.storage import FILL_CODES, FORMAT_CODES, fetch_parts
 from accelsim.trace import StepRecord, TraceHeader
 

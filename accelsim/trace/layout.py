@@ -12,7 +12,8 @@ import zlib
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
+
+from accelsim.jit import njit
 
 PREAMBLE_MAGIC = b"\x89ATRACE\n"
 PREAMBLE = struct.Struct("<8sHHI")  # magic, major, minor, crc32 of the first 12 bytes

@@ -26,10 +26,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from numba import njit
 from torch import nn
 
 from accelsim.errors import ConfigError
+from accelsim.jit import njit
 from accelsim.training.init import RegenInit, init_from_regen, initial_tensor
 from accelsim.training.methods.base import PruningMethod
 
