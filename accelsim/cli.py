@@ -151,7 +151,8 @@ def _cmd_trace_info(args: argparse.Namespace) -> int:
         info = {"net": header.net, "method": header.method,
                 "method_params": header.method_params, "dataset": header.dataset,
                 "optimizer": header.optimizer, "batch_size": header.batch_size,
-                "regen": header.regen, **trace.summary()}
+                "regen": header.regen, "reproducibility": header.reproducibility,
+                **trace.summary()}
     if args.json:
         print(json.dumps(info, indent=2, sort_keys=True))
         return 0
@@ -162,6 +163,11 @@ def _cmd_trace_info(args: argparse.Namespace) -> int:
     print(f"  parameters   {info['params_total']:,} in {info['tensors']} tensors")
     print(f"  stored       {_spread(info['stored'])} (min / median / max per step)")
     print(f"  churn        {_spread(info['churn'])} weights entering + leaving per step")
+    repro = info["reproducibility"]
+    if repro:
+        print(f"  recorded     torch {repro.get('torch_version')}, "
+              f"{repro.get('torch_threads')} threads, deterministic algorithms "
+              f"{'on' if repro.get('deterministic_algorithms') else 'off'}")
     bits = info["bits_per_weight_per_step"]
     print(f"  file size    {info['file_size_bytes']:,} bytes, "
           + ("no complete step" if bits is None else f"{bits:.4f} bits per weight per step"))

@@ -18,7 +18,8 @@ from accelsim.errors import TraceError
 
 FORMAT_NAME = "accelsim-trace"
 FORMAT_VERSION = 1  # major: a reader refuses majors it does not know
-FORMAT_MINOR = 0  # minor: additions an older reader of the same major may ignore
+FORMAT_MINOR = 1  # minor: additions an older reader of the same major may ignore
+# minor 1 added the header key "reproducibility" (absent from minor-0 files: {})
 SUPPORTED_VERSIONS = (1,)
 
 MAX_NUMEL = 2**40  # weights per tensor: a reader holds a one-byte mask entry per weight
@@ -162,6 +163,9 @@ class TraceHeader:
     dataset: str = ""
     record_every: int = 1
     extra: dict[str, Any] = field(default_factory=dict)
+    # what the bytes of a re-recording depend on besides the seed: torch version, thread
+    # counts, deterministic-algorithm settings (filled by TraceRecorder)
+    reproducibility: dict[str, Any] = field(default_factory=dict)
     accelsim_version: str = _ACCELSIM_VERSION
     format: str = field(default=FORMAT_NAME, init=False)
     format_version: int = field(default=FORMAT_VERSION, init=False)
@@ -184,6 +188,7 @@ class TraceHeader:
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"format": self.format, "format_version": self.format_version}
         out.update({key: getattr(self, key) for key, _ in self._SCALARS})
+        out["reproducibility"] = self.reproducibility
         out["layers"] = [layer.to_dict() for layer in self.layers]
         out["tensors"] = [tensor.to_dict() for tensor in self.tensors]
         return out
@@ -198,6 +203,8 @@ class TraceHeader:
         _check(version in SUPPORTED_VERSIONS,
                f"header.format_version {version} is not supported {SUPPORTED_VERSIONS}")
         values = {key: spec.get(key, kind) for key, kind in cls._SCALARS}
+        if minor >= 1:
+            values["reproducibility"] = spec.get("reproducibility", dict)
         layers = [LayerInfo.from_dict(_as_dict(item, f"header.layers[{i}]"),
                                       f"header.layers[{i}]", lenient)
                   for i, item in enumerate(spec.get("layers", list))]

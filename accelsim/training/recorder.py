@@ -244,6 +244,7 @@ class TraceRecorder:
                     "optimizer_state": dtype},
             regen=regen, dataset=self.dataset, record_every=self.record_every,
             extra={"recorded_by": f"accelsim {__version__} TraceRecorder", **self.extra},
+            reproducibility=reproducibility(),
         )
 
     def _state_per_weight(self) -> int:
@@ -272,6 +273,21 @@ class TraceRecorder:
 
     def __exit__(self, exc_type, exc, tb) -> None:
         self.close(clean=exc_type is None)
+
+
+def reproducibility() -> dict[str, Any]:
+    """What a run's numbers depend on besides its seed: a rerun with the same values gives
+    the same trace bytes (CPU); another thread count changes reduction orders, so losses
+    and the weights DropBack picks may differ (docs/training.md)."""
+    return {
+        "torch_version": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "torch_interop_threads": torch.get_num_interop_threads(),
+        "deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
+        "cudnn_deterministic": bool(torch.backends.cudnn.deterministic),
+        "cudnn_benchmark": bool(torch.backends.cudnn.benchmark),
+        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+    }
 
 
 def record(config, out: str, overwrite: bool = False, progress: bool = True):

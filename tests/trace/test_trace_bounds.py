@@ -143,3 +143,8 @@ def test_index_lists_must_be_canonical(tmp_path):
     head = bytearray(narrow[:16]) + bytes([2]) + bytes([2, 3, 0, 0])
     with pytest.raises(Malformed, match="smallest width"):
         IndexList.read(Cursor(bytes(head)), 10).decode(10)
+
+
+def test_a_minor_1_header_without_reproducibility_is_refused(tmp_path, sample):
+    message = _check_refused(tmp_path, _with_header(sample, lambda d: d.pop("reproducibility")))
+    assert "lacks 'reproducibility'" in message
