@@ -91,6 +91,24 @@ class DaskExecutor(SweepExecutor):
         self.label = (f"dask at {scheduler}" if scheduler
                       else f"dask LocalCluster, {self.workers} workers")
 
+    @staticmethod
+    def start_local_cluster(workers: int) -> tuple[Any, Any]:
+        """(cluster, client) of a LocalCluster whose workers die with this process."""
+        distributed = _import_distributed()
+        cluster = distributed.LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+            dashboard_address=None, silence_logs=logging.ERROR, env=dict(THREAD_LIMITS),
+            # The scheduler's health/metrics HTTP server, off the default 8787.
+            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"})
+        client = distributed.Client(cluster)
+        try:
+            _tie_workers(client)
+        except BaseException:
+            client.close()
+            cluster.close()
+            raise
+        return cluster, client
+
     def run(self, points: Sequence[Point]) -> Iterator[Finished]:
         if not points:
             return
@@ -100,13 +118,7 @@ class DaskExecutor(SweepExecutor):
             if self.scheduler:
                 client = _connect(distributed, self.scheduler)
             else:
-                cluster = distributed.LocalCluster(
-                    n_workers=min(self.workers, len(points)), threads_per_worker=1,
-                    processes=True, host="127.0.0.1", dashboard_address=None,
-                    silence_logs=logging.ERROR, env=dict(THREAD_LIMITS),
-                    # The scheduler's health/metrics HTTP server, off the default 8787.
-                    scheduler_kwargs={"dashboard_address": "127.0.0.1:0"})
-                client = distributed.Client(cluster)
+                cluster, client = self.start_local_cluster(min(self.workers, len(points)))
             futures = client.map(run_point, list(points), pure=False)
             by_key = {future.key: point for future, point in zip(futures, points,
                                                                    strict=True)}
@@ -123,6 +135,16 @@ class DaskExecutor(SweepExecutor):
                 client.close()
             if cluster is not None:
                 cluster.close()
+
+
+def _tie_workers(client: Any) -> None:
+    """The LocalCluster's worker processes die with this process (a SIGKILLed sweep)."""
+    from distributed.diagnostics.plugin import WorkerPlugin
+
+    from accelsim.explore.lifeline import LifelinePlugin
+
+    plugin = type("AccelsimLifeline", (LifelinePlugin, WorkerPlugin), {})()
+    client.register_plugin(plugin, name=LifelinePlugin.name)
 
 
 def _stop_workers(pool: Any) -> None:

@@ -25,11 +25,15 @@ THREAD_LIMITS = {
 
 def init_worker() -> None:
     """Local worker initializer: cap library thread pools (read when numba and BLAS first
-    load) and leave Ctrl-C to the parent, which stops the workers and keeps what is done."""
+    load), leave Ctrl-C to the parent, which stops the workers and keeps what is done, and
+    die with the parent."""
     from threading import RLock
 
     from tqdm import tqdm
 
+    from accelsim.explore.lifeline import tie_to_parent
+
+    tie_to_parent()  # a SIGKILLed sweep leaves no worker behind
     os.environ.update(THREAD_LIMITS)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # tqdm's default lock is a multiprocessing semaphore, which a worker stopped in the
