@@ -144,8 +144,12 @@ def _add_trace(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_trace_info(args: argparse.Namespace) -> int:
-    from accelsim.trace import open_trace
+    from accelsim.errors import TraceError
+    from accelsim.trace import open_trace, verify
 
+    report = verify(args.trace)  # every count shown below is checked against the data
+    if report.status == "corrupt":
+        raise TraceError(report.message)
     with open_trace(args.trace) as trace:
         header = trace.header
         info = {"net": header.net, "method": header.method,

@@ -94,6 +94,17 @@ def inflate(payload: bytes, raw_len: int) -> bytes:
     return raw
 
 
+def _complete_stream(data: bytes, raw_len: int) -> bool:
+    """Whether ``data`` holds a whole zlib stream (a writer killed inside a payload
+    leaves one without its end)."""
+    try:
+        inflater = zlib.decompressobj()
+        inflater.decompress(data, raw_len + 1)
+    except (zlib.error, OverflowError, MemoryError):
+        return False
+    return inflater.eof
+
+
 def scan(f, path: str) -> ScanResult:
     """Index a trace open in ``f``; raises TraceError only for an unsupported version."""
     result = ScanResult(path, os.fstat(f.fileno()).st_size)
@@ -280,6 +291,12 @@ class _Scanner:
                                  f"more bytes than the file holds, but a sound chunk starts "
                                  f"inside it at byte offset {hidden}")
             at = rest.find(layout.CHUNK_MAGIC, at + 1)
+        chunk = ChunkHeader.unpack(self.read(offset, layout.CHUNK_HEADER.size))
+        present = rest[chunk.step_table_len:]
+        if chunk.step_table_len <= len(rest) and _complete_stream(present, chunk.raw_len):
+            return self.stop("corrupt", offset, f"chunk at byte offset {offset} claims "
+                             f"{chunk.payload_len} payload bytes, but its payload is "
+                             f"complete after {len(present)}")
         return self.stop("truncated", offset, message)
 
     def inconsistency(self, chunk: ChunkHeader) -> str:
