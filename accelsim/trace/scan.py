@@ -262,7 +262,10 @@ class _Scanner:
         if problem:
             # the header is sound but out of place (a swap, a duplicate): the steps at
             # risk are those after the last good one, whatever this chunk claims
-            return self.stop("corrupt", offset, f"chunk at byte offset {offset}: {problem}")
+            last = result.last_step
+            after = "no step" if last is None else f"no step after {last}"
+            return self.stop("corrupt", offset, f"chunk at byte offset {offset}: {problem}; "
+                                                f"{after} can be read")
         result.bad_steps = (chunk.first_step, chunk.last_step)
         if end > result.file_size:
             return self.truncated_inside(
