@@ -169,8 +169,9 @@ def _cmd_trace_info(args: argparse.Namespace) -> int:
     print(f"  churn        {_spread(info['churn'])} weights entering + leaving per step")
     repro = info["reproducibility"]
     if repro:
-        print(f"  recorded     torch {repro.get('torch_version')}, "
-              f"{repro.get('torch_threads')} threads, deterministic algorithms "
+        threads = repro.get("torch_threads")
+        print(f"  recorded     torch {repro.get('torch_version')}, {threads} "
+              f"thread{'' if threads == 1 else 's'}, deterministic algorithms "
               f"{'on' if repro.get('deterministic_algorithms') else 'off'}")
     bits = info["bits_per_weight_per_step"]
     print(f"  file size    {info['file_size_bytes']:,} bytes, "
