@@ -230,8 +230,10 @@ def _add_simulate(sub: argparse._SubParsersAction) -> None:
                         "traffic and energy counts are always exact")
     p.add_argument("--steps", metavar="A:B",
                    help="only recorded steps A <= step < B (either side may be empty)")
-    p.add_argument("--out", required=True, metavar="RESULT.json", help="result file")
-    p.add_argument("--csv", metavar="LAYERS.csv", help="also write per-layer rows as CSV")
+    p.add_argument("--out", required=True, metavar="RESULT.json",
+                   help="result file (replaced if it exists, never one of the inputs)")
+    p.add_argument("--csv", metavar="LAYERS.csv",
+                   help="also write per-layer rows as CSV (replaced if it exists)")
     p.set_defaults(run=_cmd_simulate)
 
 
