@@ -178,7 +178,7 @@ class _Scanner:
         if crc32(raw[:-4]) != crc:
             return self.stop("corrupt", 0, "preamble checksum mismatch at byte offset 0")
         _check_version(major, self.result.path)
-        self.result.minor = minor
+        self.result.minor, self.major = minor, major
         return True
 
     def header_chunk(self) -> bool:
@@ -199,6 +199,9 @@ class _Scanner:
             payload = self.checked_payload(offset + layout.CHUNK_HEADER.size, chunk)
             data = json.loads(inflate(payload, chunk.raw_len).decode("utf-8"))
             self.result.header = TraceHeader.from_dict(data, self.result.minor)
+            if self.result.header.format_version != self.major:
+                raise Malformed(f"format_version {self.result.header.format_version} is not "
+                                f"the preamble's major version {self.major}")
         except (Malformed, ValueError, TypeError, RecursionError, TraceError) as err:
             return self.stop("corrupt", offset, f"trace header at byte offset {offset} is "
                                                 f"malformed: {err}")

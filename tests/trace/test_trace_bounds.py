@@ -148,3 +148,12 @@ def test_index_lists_must_be_canonical(tmp_path):
 def test_a_minor_1_header_without_reproducibility_is_refused(tmp_path, sample):
     message = _check_refused(tmp_path, _with_header(sample, lambda d: d.pop("reproducibility")))
     assert "lacks 'reproducibility'" in message
+
+
+def test_header_format_version_must_match_the_preamble(tmp_path, sample, monkeypatch):
+    from accelsim.trace import model, scan
+
+    monkeypatch.setattr(model, "SUPPORTED_VERSIONS", (1, 2))
+    monkeypatch.setattr(scan, "SUPPORTED_VERSIONS", (1, 2))
+    crafted = layout.pack_preamble(2, 0) + sample[layout.PREAMBLE.size:]
+    _check_refused(tmp_path, crafted, "is not the preamble's major version 2")
