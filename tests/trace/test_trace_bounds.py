@@ -155,5 +155,5 @@ def test_header_format_version_must_match_the_preamble(tmp_path, sample, monkeyp
 
     monkeypatch.setattr(model, "SUPPORTED_VERSIONS", (1, 2))
     monkeypatch.setattr(scan, "SUPPORTED_VERSIONS", (1, 2))
-    crafted = layout.pack_preamble(2, 0) + sample[layout.PREAMBLE.size:]
+    crafted = layout.pack_preamble(2, 1) + sample[layout.PREAMBLE.size:]
     _check_refused(tmp_path, crafted, "is not the preamble's major version 2")
