@@ -194,7 +194,7 @@ def test_groups_run_one_after_another(hw):
 
     params = sim_params(hw)
     shape = GemmShape(900, 72, 24, 3, 900 * 72 * 2, 72 * 24 * 2, 900 * 24 * 2, 900 * 24 * 4)
-    mapping = best_mapping(shape, params.array)[:2]
+    mapping = best_mapping(shape, params.array)[0]
     work = PhaseWork("dw", "fwd", shape, 0.0, None, None, mapping,
                      ("inputs", "weights", "outputs"))
     cycles = gemm_cost(shape, params.array).cycles
@@ -203,9 +203,9 @@ def test_groups_run_one_after_another(hw):
     tracks = by_track(spans)
     schedule, _ = tile_schedule(shape, params.array)
     pe = tracks["PE array"]
-    assert len(pe) == 3 * len(schedule.compute)
-    assert sum(s.end - s.start for s in pe) == pytest.approx(3 * schedule.compute.sum())
-    assert [s.args["group"] for s in pe[::len(schedule.compute)]] == [0, 1, 2]
+    assert len(pe) == 3 * len(schedule.compute_cycles)
+    assert sum(s.end - s.start for s in pe) == pytest.approx(3 * schedule.compute_cycles.sum())
+    assert [s.args["group"] for s in pe[::len(schedule.compute_cycles)]] == [0, 1, 2]
     assert min(s.start for s in spans) == 100.0
     assert max(s.end for s in spans) == pytest.approx(100.0 + cycles, rel=1e-12)
     for events in tracks.values():

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from accelsim.sim.gemm_cost import (
+from accelsim.sim.pipeline import (
     COMPUTE_END,
     COMPUTE_START,
     LOAD_END,
