@@ -144,9 +144,11 @@ def _is_price(key: str, price_keys=PRICE_KEYS) -> bool:
 def description_changes(old: dict[str, Any], new: dict[str, Any]) -> tuple[list, list]:
     """(price keys, other keys) whose values differ between two Hardware.to_dict()s."""
     before, after = _flatten(old), _flatten(new)
-    changed = sorted(key for key in set(before) | set(after)
-                     if key.split(".")[0] not in NOT_PHYSICAL
-                     and before.get(key) != after.get(key))
+    # Keys the user writes first; derived per-buffer copies after them.
+    changed = sorted((key for key in set(before) | set(after)
+                      if key.split(".")[0] not in NOT_PHYSICAL
+                      and before.get(key) != after.get(key)),
+                     key=lambda key: (".buffers." in key, key))
     prices = [key for key in changed if _is_price(key)]
     return prices, [key for key in changed if not _is_price(key)]
 

@@ -118,6 +118,11 @@ class Replay:
             raise ConfigError(f"unknown phase(s) {', '.join(sorted(unknown))}; "
                               f"choose from {','.join(PHASES)}")
         self.layers: list[GemmLayer] = gemm_layers(self.header)
+        names = [layer.name for layer in self.layers]
+        for layer, _, _ in params.pinned:
+            if layer not in names:
+                raise ConfigError(f"{params.name}: [[mapping]] pins layer {layer!r}, which is "
+                                  f"not a GEMM layer of {header.net} ({', '.join(names)})")
         self.update_layers = [layer for layer in self.header.layers if layer.tensor_ids]
         self.layer_names = [layer.name for layer in self.update_layers]
         cfg = params.array
