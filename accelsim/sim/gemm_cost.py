@@ -29,7 +29,11 @@ import numpy as np
 
 from accelsim.sim.dataflow import DATAFLOWS, Dataflow, Mapping
 from accelsim.sim.event import event_cycles
-from accelsim.sim.pipeline import TileSchedule, tile_schedule_kernel
+from accelsim.sim.pipeline import (
+    TileSchedule,
+    fold_pipeline_cycles_kernel,
+    tile_schedule_kernel,
+)
 
 
 @dataclass(frozen=True)
@@ -188,14 +192,38 @@ def best_mapping(shape: GemmShape, cfg: ArrayConfig,
     return mapping, mapping_traffic(shape, cfg, mapping)
 
 
-def tile_schedule(shape: GemmShape, cfg: ArrayConfig, regen_values: float = 0.0,
-                  fold_weight_share: np.ndarray | None = None,
-                  fold_regen_share: np.ndarray | None = None,
-                  mapping: Mapping | None = None) -> tuple[TileSchedule, tuple]:
-    """The tiles of ``mapping`` (default: the best one), and its (mapping, b_fetches,
-    traffic) for the counters. Shares: per fold of the grid, of the weight bytes and of
-    the regenerated values (None: uniform; the regen share defaults to the weight's)."""
-    flow = cfg.flow
+@dataclass(frozen=True)
+class _TileInputs:
+    """What a GEMM group's tiles are made from (tile_schedule_kernel's arguments)."""
+
+    fold_weight_share: np.ndarray
+    fold_regen_share: np.ndarray
+    chunks: int
+    stream: int
+    fill: int
+    a_fold_bytes: float
+    b_bytes: float
+    o_fold_bytes: float
+    regen_values: float
+    regen_lanes: int
+
+    def kernel_args(self) -> tuple:
+        return (self.fold_weight_share, self.fold_regen_share, self.chunks, self.stream,
+                self.fill, self.a_fold_bytes, self.b_bytes, self.o_fold_bytes,
+                self.regen_values, self.regen_lanes)
+
+    @property
+    def compute_cycles(self) -> int:
+        """The PE array's cycles over every tile: each non-empty chunk of each fold
+        pays the fill, and the chunks of a fold stream ``stream`` in all."""
+        live = min(self.chunks, self.stream)
+        return self.fold_weight_share.shape[0] * (live * self.fill + self.stream)
+
+
+def _tile_inputs(shape: GemmShape, cfg: ArrayConfig, regen_values: float,
+                 fold_weight_share: np.ndarray | None, fold_regen_share: np.ndarray | None,
+                 mapping: Mapping | None) -> tuple[_TileInputs, Mapping, int, tuple]:
+    """(tile inputs, mapping, b_fetches, traffic) of ``mapping`` (default: the best)."""
     fr, fc, stream = cfg.folds(shape)
     if mapping is None:
         mapping, traffic = best_mapping(shape, cfg, regen_values)
@@ -208,12 +236,25 @@ def tile_schedule(shape: GemmShape, cfg: ArrayConfig, regen_values: float = 0.0,
         fold_weight_share = np.full(folds, 1.0 / folds)
     if fold_regen_share is None or fold_regen_share.shape[0] != folds:
         fold_regen_share = fold_weight_share
-    size = folds * mapping.chunks
+    inputs = _TileInputs(fold_weight_share, fold_regen_share, mapping.chunks, stream,
+                         cfg.flow.fill(cfg.rows, cfg.cols), a_reads / folds, b_reads,
+                         (o_writes + spill) / folds, regen_values * b_fetches,
+                         cfg.regen_lanes)
+    return inputs, mapping, b_fetches, traffic
+
+
+def tile_schedule(shape: GemmShape, cfg: ArrayConfig, regen_values: float = 0.0,
+                  fold_weight_share: np.ndarray | None = None,
+                  fold_regen_share: np.ndarray | None = None,
+                  mapping: Mapping | None = None) -> tuple[TileSchedule, tuple]:
+    """The tiles of ``mapping`` (default: the best one), and its (mapping, b_fetches,
+    traffic) for the counters. Shares: per fold of the grid, of the weight bytes and of
+    the regenerated values (None: uniform; the regen share defaults to the weight's)."""
+    inputs, mapping, b_fetches, traffic = _tile_inputs(
+        shape, cfg, regen_values, fold_weight_share, fold_regen_share, mapping)
+    size = inputs.fold_weight_share.shape[0] * mapping.chunks
     arrays = [np.zeros(size) for _ in range(4)]
-    filled = tile_schedule_kernel(
-        fold_weight_share, fold_regen_share, mapping.chunks, stream,
-        flow.fill(cfg.rows, cfg.cols), a_reads / folds, b_reads, (o_writes + spill) / folds,
-        regen_values * b_fetches, cfg.regen_lanes, *arrays)
+    filled = tile_schedule_kernel(*inputs.kernel_args(), *arrays)
     schedule = TileSchedule(*(a[:filled] for a in arrays), cfg.dram_bytes_per_cycle)
     return schedule, (mapping, b_fetches, traffic)
 
@@ -225,14 +266,20 @@ def gemm_cost(shape: GemmShape, cfg: ArrayConfig, regen_values: float = 0.0,
     """Counters of one GEMM under ``mapping`` (default: its best; see the module
     docstring).
 
-    ``fidelity`` only changes ``cycles``: "fast" is the closed-form pipeline,
-    "event" the SimPy model of accelsim.sim.event; every count is the same.
+    ``fidelity`` only changes ``cycles``: "fast" is the closed-form pipeline (over tiles
+    it never materialises), "event" the SimPy model of accelsim.sim.event over the
+    same tiles; every count is the same.
     """
-    schedule, (mapping, b_fetches, traffic) = tile_schedule(
+    inputs, mapping, b_fetches, traffic = _tile_inputs(
         shape, cfg, regen_values, fold_weight_share, fold_regen_share, mapping)
     a_reads, b_reads, o_writes, spill = traffic
-    cycles = event_cycles(schedule) if fidelity == "event" else schedule.cycles()
-    compute = int(schedule.compute_cycles.sum()) - 1
+    if fidelity == "event":
+        schedule, _ = tile_schedule(shape, cfg, regen_values, fold_weight_share,
+                                    fold_regen_share, mapping)
+        cycles = event_cycles(schedule)
+    else:
+        cycles = fold_pipeline_cycles_kernel(*inputs.kernel_args(), cfg.dram_bytes_per_cycle)
+    compute = inputs.compute_cycles - 1
     groups = shape.groups
     return GemmCost(
         compute_cycles=compute * groups + (groups - 1),
