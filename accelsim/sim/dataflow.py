@@ -14,7 +14,7 @@ is     A^T (k x m)    k/R x m/C     n: B columns in, partial sums of O out
 
 A :class:`Mapping` picks how the streamed dimension is cut into chunks and which fold
 loop is outer; :meth:`Dataflow.traffic` says what DRAM bytes it moves (see
-accelsim.sim.gemm_cost for the capacity rule), :meth:`Dataflow.sram_bytes` what the
+accelsim.sim.gemm_cost for the capacity rule), :meth:`Dataflow.sram_traffic` what the
 array reads from and writes to SRAM.
 """
 
@@ -72,11 +72,12 @@ class Dataflow:
         may be an array (one entry per step): B's traffic is linear in it."""
         raise NotImplementedError
 
-    def sram_bytes(self, m: int, k: int, n: int, rows: int, cols: int,
-                   a_size: int, b_size: int, o_size: int) -> tuple[float, float]:
-        """(bytes read from SRAM into the array, bytes of output the array writes) for one
-        group: every operand element is read once per fold that uses it; partial sums
-        are read back once per reduction fold after the first."""
+    def sram_traffic(self, m: int, k: int, n: int, rows: int, cols: int,
+                     a_size: int, b_size: int, o_size: int) -> tuple[float, ...]:
+        """SRAM bytes of one group: (A read, B read, O written, partial sums read back).
+        Every operand element is read once per fold that uses it, as SCALE-Sim's compute
+        models count (tests/sim/test_scalesim_crosscheck.py); partial sums are written
+        once per reduction fold and read back for every one after the first."""
         raise NotImplementedError
 
     def weight_fold_grid(self, k: int, n: int, rows: int, cols: int) -> tuple[int, int]:
@@ -124,12 +125,12 @@ class WeightStationary(Dataflow):
             a_reads = _reused(a, a / chunks, cfg.a_buffer_bytes, fc)
         return a_reads, b_reads, shape.o_bytes, _spill(ps, cfg, mapping, fr, fc)
 
-    def sram_bytes(self, m, k, n, rows, cols, a_size, b_size, o_size):
+    def sram_traffic(self, m, k, n, rows, cols, a_size, b_size, o_size):
         fr, fc, _ = self.folds(m, k, n, rows, cols)
         a = m * k * fc * a_size  # each A row once per column fold
         b = k * n * b_size  # each weight preloaded once
         o = m * n * fr * o_size  # a partial sum per row fold
-        return a + b + o * (fr - 1) / fr, o
+        return a, b, o, o * (fr - 1) / fr
 
     def weight_fold_grid(self, k, n, rows, cols):
         return rows, cols
@@ -158,12 +159,12 @@ class OutputStationary(Dataflow):
             b_reads = _reused(b, bh / chunks / fc, cfg.b_buffer_bytes, fr)
         return a_reads, b_reads, shape.o_bytes, 0.0
 
-    def sram_bytes(self, m, k, n, rows, cols, a_size, b_size, o_size):
+    def sram_traffic(self, m, k, n, rows, cols, a_size, b_size, o_size):
         fr, fc, _ = self.folds(m, k, n, rows, cols)
         a = m * k * fc * a_size  # A rows shared by the column folds
         b = k * n * fr * b_size  # B columns shared by the row folds
         o = m * n * o_size  # finished sums leave once, nothing read back
-        return a + b, o
+        return a, b, o, 0.0
 
 
 class InputStationary(Dataflow):
@@ -183,12 +184,12 @@ class InputStationary(Dataflow):
         b_reads = _reused(shape.b_bytes, held, cfg.b_buffer_bytes, fc)
         return a_reads, b_reads, shape.o_bytes, _spill(ps, cfg, mapping, fr, fc)
 
-    def sram_bytes(self, m, k, n, rows, cols, a_size, b_size, o_size):
+    def sram_traffic(self, m, k, n, rows, cols, a_size, b_size, o_size):
         fr, fc, _ = self.folds(m, k, n, rows, cols)
         a = k * m * a_size  # each input preloaded once
         b = k * n * fc * b_size  # B columns shared by the column folds
         o = m * n * fr * o_size  # a partial sum per row fold
-        return a + b + o * (fr - 1) / fr, o
+        return a, b, o, o * (fr - 1) / fr
 
 
 DATAFLOWS: dict[str, Dataflow] = {flow.name: flow for flow in (

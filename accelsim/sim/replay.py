@@ -303,10 +303,10 @@ class Replay:
         rows[:, INDEX["refetch_bytes"]] = (a_reads - shape.a_bytes) * g \
             + (b_reads - shape.b_bytes) * g
         rows[:, INDEX["psum_spill_bytes"]] = spill * g
-        reads, writes = p.array.flow.sram_bytes(
+        a_sram, b_sram, writes, psums = p.array.flow.sram_traffic(
             gemm.m, gemm.k, gemm.n, p.array.rows, p.array.cols,
             *(sizes[role] for role in gemm.roles))
-        rows[:, INDEX["sram_read_bytes"]] = reads * g
+        rows[:, INDEX["sram_read_bytes"]] = (a_sram + b_sram + psums) * g
         # What arrives from DRAM is written into SRAM too.
         rows[:, INDEX["sram_write_bytes"]] = writes * g + (a_reads * g + b_reads * g
                                                            + spill * g / 2)
