@@ -220,6 +220,7 @@ class SimResult:
             "totals": self.totals, "by_phase": self.by_phase(),
             "layers": self.by_layer(), "per_step": self.per_step(),
             "step_weight": _floats(self.step_weight), "layer_order": list(self.layers),
+            "phase_order": list(self.phases),
             **({"dram": self.dram} if self.dram is not None else {}),
         }
         if rows:
@@ -251,7 +252,8 @@ class SimResult:
 
 
 RESULT_FORMAT = "accelsim-result"
-# 2: per_step carries every counter, step_weight, layer_order, mappings on GEMM rows.
+# 2: per_step carries every counter; step_weight, layer_order and phase_order make it
+# loadable; GEMM rows carry their mapping.
 RESULT_VERSION = 2
 
 
@@ -262,7 +264,7 @@ def _numbers(values) -> np.ndarray:
 def _from_dict(cls, doc: dict[str, Any]) -> SimResult:
     if doc.get("format") != RESULT_FORMAT or doc.get("version") != RESULT_VERSION:
         raise ValueError(f"format {doc.get('format')!r} version {doc.get('version')!r}")
-    phases = list(doc["options"]["phases"])
+    phases = list(doc["phase_order"])
     layer_names = list(doc["layer_order"])
     layer_rows = np.zeros((len(layer_names), len(phases), len(COUNTER_NAMES)))
     mappings = {}
