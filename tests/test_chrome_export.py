@@ -190,14 +190,17 @@ def test_groups_run_one_after_another(hw):
     from accelsim.export.chrome import gemm_spans
     from accelsim.sim.gemm_cost import GemmShape, best_mapping, gemm_cost, tile_schedule
     from accelsim.sim.hardware import sim_params
-    from accelsim.sim.replay import PhaseWork
+    from accelsim.sim.lowering import Gemm, Operand
+    from accelsim.sim.replay import PhaseCost
 
     params = sim_params(hw)
     shape = GemmShape(900, 72, 24, 3, 900 * 72 * 2, 72 * 24 * 2, 900 * 24 * 2, 900 * 24 * 4)
     mapping = best_mapping(shape, params.array)[0]
-    work = PhaseWork("dw", "fwd", shape, 0.0, None, None, mapping,
-                     ("inputs", "weights", "outputs"))
-    cycles = gemm_cost(shape, params.array).cycles
+    cost = gemm_cost(shape, params.array)
+    cycles = cost.cycles
+    gemm = Gemm("dw", "fwd", 900, 72, 24, 3, Operand("inputs", 900 * 72 * 3),
+                Operand("weights", 72 * 24 * 3), Operand("outputs", 900 * 24 * 3))
+    work = PhaseCost(gemm, mapping, shape, 0.0, None, None, cycles, cost.compute_cycles)
     spans, pipeline = gemm_spans(work, params, 100.0, cycles, 1, 10**9)
     assert pipeline == pytest.approx(cycles, rel=1e-12)
     tracks = by_track(spans)

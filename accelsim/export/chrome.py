@@ -54,7 +54,7 @@ from accelsim.sim.pipeline import (
     pipeline_timeline_kernel,
 )
 from accelsim.sim.placement import execution_order
-from accelsim.sim.replay import PhaseWork, SimParams, replay, select_steps
+from accelsim.sim.replay import PhaseCost, SimParams, replay, select_steps
 from accelsim.sim.results import INDEX, counter
 from accelsim.trace import open_trace
 
@@ -91,7 +91,7 @@ class _Track:
     kind: np.ndarray  # 0 read / load, 1 write / store (DRAM tracks)
 
 
-def gemm_spans(work: PhaseWork, params: SimParams, offset: float, cycles: float,
+def gemm_spans(work: PhaseCost, params: SimParams, offset: float, cycles: float,
                 channels: int, max_events: int) -> tuple[list[Span], float]:
     """The tiles' events, and the cycles the pipeline counts for them (all groups)."""
     cfg = params.array
@@ -128,7 +128,7 @@ def gemm_spans(work: PhaseWork, params: SimParams, offset: float, cycles: float,
     load_start, load_end = times[:, LOAD_START], times[:, LOAD_END]
     b_end = np.minimum(load_start + rep(b_part) / bpc, load_end)
     zeros, ones = np.zeros(tile.size, dtype=np.int8), np.ones(tile.size, dtype=np.int8)
-    a_stream, b_stream, o_stream = work.streams
+    a_stream, b_stream, o_stream = (operand.traffic for operand in work.gemm.operands)
     tracks = [
         _Track("PE array", times[:, COMPUTE_START], times[:, COMPUTE_END], tile,
                np.zeros(tile.size), zeros),
@@ -165,7 +165,7 @@ def _drop_empty(track: _Track) -> _Track:
                                                   track.amount, track.kind)))
 
 
-def _track_spans(track: _Track, work: PhaseWork, chunks: int, tiles_per_group: int,
+def _track_spans(track: _Track, work: PhaseCost, chunks: int, tiles_per_group: int,
                  cap: int) -> list[Span]:
     """One Span per event, or per run of consecutive events when there are over ``cap``."""
     count = track.start.size
@@ -202,7 +202,7 @@ def _track_spans(track: _Track, work: PhaseWork, chunks: int, tiles_per_group: i
     return spans
 
 
-def _tile_args(tile: int, chunks: int, tiles_per_group: int, work: PhaseWork) -> dict:
+def _tile_args(tile: int, chunks: int, tiles_per_group: int, work: PhaseCost) -> dict:
     group, within = divmod(tile, tiles_per_group)
     args = {"fold": within // chunks, "chunk": within % chunks}
     if work.shape.groups > 1:
@@ -262,7 +262,7 @@ def timeline_spans(trace_path: str, hw: Hardware | str, steps: str | None = None
         recorded = np.asarray(reader.steps, dtype=np.int64)
         chosen = select_steps(recorded, steps) if steps else recorded[:1]
         spec = steps or f"{int(chosen[0])}:{int(chosen[0]) + 1}"
-        phase_work: dict[int, list[PhaseWork]] = {}
+        phase_work: dict[int, list[PhaseCost]] = {}
         result = replay(reader, params, steps=spec, keep_rows=True, work=phase_work)
         rows = result.require_rows()
         row_of = {int(s): i for i, s in enumerate(result.steps)}

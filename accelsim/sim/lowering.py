@@ -16,7 +16,7 @@ DRAM footprint is the real tensor (``*_bytes``), never the im2col duplication. T
 GEMM layer has no ``bwd_data`` (nothing upstream needs its input gradient). Norm,
 activation and pooling layers are fused into the GEMM layer that produces their input:
 they move no data of their own. The update phase is a streaming pass over each layer's
-parameter tensors (:data:`UPDATE_TRAFFIC`), counted in :mod:`accelsim.sim.replay`.
+parameter tensors (:class:`UpdatePass`), counted in :mod:`accelsim.sim.replay`.
 """
 
 from __future__ import annotations
@@ -212,8 +212,27 @@ def lower(layer: GemmLayer, phase: str) -> Gemm | None:
     return None
 
 
-# The update phase: a streaming pass over each layer's parameter tensors (weights and
-# biases alike), in traffic classes: (class, direction) pairs it moves per tensor.
+# What the update phase moves per parameter tensor, as (traffic class, direction): the
+# stored values and their metadata are read and written back, the weight gradient is
+# read, the optimizer state is read and written.
 UPDATE_TRAFFIC = (("weights", "read"), ("metadata", "read"), ("weights", "write"),
                   ("metadata", "write"), ("gradients", "read"), ("optimizer_state", "read"),
                   ("optimizer_state", "write"))
+
+
+@dataclass(frozen=True)
+class UpdatePass:
+    """The update phase of one layer: a streaming pass over its parameter tensors
+    (weights, biases, norm parameters alike) moving :data:`UPDATE_TRAFFIC` for each."""
+
+    layer: str
+    tensor_ids: tuple[int, ...]
+
+    def moves(self, traffic: str, direction: str) -> bool:
+        return (traffic, direction) in UPDATE_TRAFFIC
+
+
+def update_passes(header: TraceHeader) -> list[UpdatePass]:
+    """The update phase of every layer that owns parameters, in header order."""
+    return [UpdatePass(info.name, tuple(info.tensor_ids)) for info in header.layers
+            if info.tensor_ids]

@@ -39,7 +39,15 @@ import numpy as np
 from accelsim.errors import ConfigError
 from accelsim.hw import Hardware
 from accelsim.sim.dram import STREAM_NAMES, bursts_for_extents
-from accelsim.sim.lowering import GemmLayer, Operand, gemm_layers, input_sources, lower
+from accelsim.sim.lowering import (
+    PHASES,
+    GemmLayer,
+    Operand,
+    gemm_layers,
+    input_sources,
+    lower,
+    update_passes,
+)
 from accelsim.sim.results import INDEX, TRAFFIC_CLASSES
 from accelsim.sim.storage import fill_rule, weight_fetch
 from accelsim.trace import StepRecord, TraceHeader
@@ -156,7 +164,10 @@ class Placement:
         # What stands in for a weight that is not stored (the replay's rule).
         self.fill = fill_rule(method_meaning(header.method), hw.regen is not None)
         self.gemm = {layer.name: layer for layer in gemm_layers(header)}
-        self.layer_tensors = {layer.name: tuple(layer.tensor_ids) for layer in header.layers}
+        # Each GEMM phase lowered once: the operands every request stream is placed by.
+        self.lowered = {(layer.name, phase): lower(layer, phase)
+                        for layer in self.gemm.values() for phase in PHASES}
+        self.updates = {update.layer: update for update in update_passes(header)}
         self.regions: dict[str, Region] = {}
         self._end = 0
         self._place(dtypes)
@@ -279,20 +290,20 @@ class Placement:
         """Where the counter's bytes come from: (pieces, bytes) pairs."""
         total = counters[INDEX[f"dram_{direction}_bytes.{operand}"]]
         if phase == "update":
-            tids = self.layer_tensors[layer_name]
+            update = self.updates[layer_name]
+            tids = update.tensor_ids
+            if not update.moves(operand, direction):
+                return [([], total)]
             if operand in ("weights", "metadata"):
                 return [(self._weight_pieces(tids, operand, tensors), total)]
-            if operand == "gradients" and direction == "read":
-                regions = [self.regions[f"weight_gradients/{tid}"] for tid in tids]
-            elif operand == "optimizer_state":
+            if operand == "optimizer_state":
                 return [([Piece.extent(self.regions[f"optimizer_state/{tid}"].start,
                                        tensors[tid].state_bytes) for tid in tids
                           if tensors[tid].state_bytes], total)]
-            else:
-                regions = []
+            regions = [self.regions[f"weight_gradients/{tid}"] for tid in tids]
             return [([Piece.extent(r.start, r.capacity_bytes) for r in regions], total)]
         layer = self.gemm.get(layer_name)
-        gemm = lower(layer, phase) if layer is not None else None
+        gemm = self.lowered.get((layer_name, phase))
         if gemm is None:
             return [([], total)]
 

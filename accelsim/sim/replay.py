@@ -32,7 +32,15 @@ from accelsim.sim.gemm_cost import (
     gemm_cost,
     mapping_traffic,
 )
-from accelsim.sim.lowering import PHASES, Gemm, GemmLayer, gemm_layers, input_sources, lower
+from accelsim.sim.lowering import (
+    PHASES,
+    Gemm,
+    GemmLayer,
+    gemm_layers,
+    input_sources,
+    lower,
+    update_passes,
+)
 from accelsim.sim.pricing import Prices, price_result
 from accelsim.sim.results import INDEX, SimResult, counter
 from accelsim.sim.storage import fill_rule, weight_fetch, weight_fetch_arrays
@@ -69,18 +77,28 @@ class SimParams:
 
 
 @dataclass(frozen=True)
-class PhaseWork:
-    """What one layer-phase's cycles were computed from at one step: the inputs of its
-    tile schedule (the reference state's, when the step reused one's cycles)."""
+class PhaseCost:
+    """One layer-phase at one weight state: the record the replay computes its cycles
+    from (cached per layer, phase, live filters, reference state and mapping) and that
+    timeline exports read — the GEMM with its operands, the mapping, the tile inputs
+    (shape, regenerated values, per-fold shares) and the cycles they give."""
 
-    layer: str
-    phase: str
-    shape: GemmShape
-    regen_values: float
+    gemm: Gemm
+    mapping: Mapping
+    shape: GemmShape  # one group
+    regen_values: float  # per group, per fetch of B
     fold_weight_share: np.ndarray | None
     fold_regen_share: np.ndarray | None
-    mapping: Mapping
-    streams: tuple[str, str, str]  # traffic classes moved as A, B and O
+    cycles: float  # all groups
+    compute_cycles: int  # all groups
+
+    @property
+    def layer(self) -> str:
+        return self.gemm.layer
+
+    @property
+    def phase(self) -> str:
+        return self.gemm.phase
 
 
 DEFAULT_CYCLE_TOLERANCE = 0.01
@@ -123,8 +141,8 @@ class Replay:
             if layer not in names:
                 raise ConfigError(f"{params.name}: [[mapping]] pins layer {layer!r}, which is "
                                   f"not a GEMM layer of {header.net} ({', '.join(names)})")
-        self.update_layers = [layer for layer in self.header.layers if layer.tensor_ids]
-        self.layer_names = [layer.name for layer in self.update_layers]
+        self.updates = update_passes(self.header)
+        self.layer_names = [update.layer for update in self.updates]
         cfg = params.array
         self.weighted = [layer for layer in self.layers if layer.weight_tensor is not None]
         grids = []
@@ -135,14 +153,14 @@ class Replay:
         self.tracker = StoredSetTracker(header, grids, params.storage, params.weight_bytes,
                                         self.fill, cfg.dram_bytes_per_cycle, cfg.regen_lanes,
                                         self.tolerance)
-        self._cycles: dict[tuple, tuple[float, int]] = {}
+        self._costs: dict[tuple, PhaseCost] = {}
         self._live: dict[tuple, list[GemmLayer]] = {}
         self.sources = input_sources(self.layers)
         # (layer, phase) -> {mapping: training steps it served}
         self.mappings: dict[tuple[str, str], dict[Mapping, float]] = {}
         self.regen_cost_range = (-np.inf, np.inf)  # see gemm_cost.MappingChoice
         self.filters: dict[int, int] = {}  # structure-mask entries per tensor
-        self.work: dict[int, list[PhaseWork]] | None = None  # a dict: collect PhaseWork
+        self.work: dict[int, list[PhaseCost]] | None = None  # a dict: collect PhaseCosts
 
     # -- pass 1: follow the stored sets ------------------------------------------------
     def follow(self, records: Iterable[StepRecord], chosen: set[int] | None = None,
@@ -195,7 +213,7 @@ class Replay:
         the training steps each stands for."""
         n, c = len(steps.step), len(INDEX)
         position = {name: i for i, name in enumerate(self.layer_names)}
-        shape = (len(self.update_layers), len(self.phases), c)
+        shape = (len(self.updates), len(self.phases), c)
         rows = np.zeros((n, *shape)) if keep_rows else None
         layer_rows = np.zeros(shape)
         step_rows = np.zeros((n, c))
@@ -225,8 +243,8 @@ class Replay:
         if "update" in self.phases:
             pi = self.phases.index("update")
             every = np.arange(n)
-            for li, info in enumerate(self.update_layers):
-                add(li, pi, self._update_rows(steps, info.tensor_ids), every)
+            for li, update in enumerate(self.updates):
+                add(li, pi, self._update_rows(steps, update.tensor_ids), every)
         return rows, layer_rows, step_rows
 
     def _phase_rows(self, layer: GemmLayer, live: GemmLayer, phase: str, steps: _Steps,
@@ -274,14 +292,11 @@ class Replay:
                 part[chosen] = values if np.ndim(values) == 0 else values[chosen]
             for ref in np.unique(refs[chosen]):
                 at = chosen & (refs == ref)
-                cycles[at], compute[at] = self._reference_cycles(
-                    layer, live, gemm, phase, sizes, int(ref), mapping)
+                cost = self._phase_cost(layer, live, gemm, sizes, int(ref), mapping)
+                cycles[at], compute[at] = cost.cycles, cost.compute_cycles
                 if self.work is not None:
-                    item = PhaseWork(layer.name, phase,
-                                     *self._reference_inputs(gemm, phase, sizes, int(ref)),
-                                     mapping, tuple(o.traffic for o in gemm.operands))
                     for i in np.flatnonzero(at):
-                        self.work.setdefault(steps.step[where[i]], []).append(item)
+                        self.work.setdefault(steps.step[where[i]], []).append(cost)
         a_reads, b_reads, o_writes, spill = traffic
         b_fetches = np.maximum(1.0, np.rint(np.divide(
             b_reads, shape.b_bytes, out=np.ones_like(b_reads), where=shape.b_bytes != 0)))
@@ -337,22 +352,22 @@ class Replay:
                          gemm.m * gemm.n * sizes[gemm.o.role],
                          b_footprint_bytes=gemm.b.elements * sizes[gemm.b.role] / g)
 
-    def _reference_cycles(self, layer: GemmLayer, live: GemmLayer, gemm: Gemm, phase: str,
-                          sizes: dict[str, int], ref: int,
-                          mapping: Mapping) -> tuple[float, int]:
-        """(cycles, compute cycles) of the GEMM (all groups) under ``mapping`` with the
-        weight in reference state ``ref`` (-1: dense), computed once."""
-        key = (layer.name, live.out_channels, live.in_channels, phase, ref, mapping)
-        known = self._cycles.get(key)
+    def _phase_cost(self, layer: GemmLayer, live: GemmLayer, gemm: Gemm,
+                    sizes: dict[str, int], ref: int, mapping: Mapping) -> PhaseCost:
+        """The GEMM under ``mapping`` with the weight in reference state ``ref`` (-1:
+        dense), computed once."""
+        key = (layer.name, live.out_channels, live.in_channels, gemm.phase, ref, mapping)
+        known = self._costs.get(key)
         if known is not None:
             return known
-        shape, regen, share, regen_share = self._reference_inputs(gemm, phase, sizes, ref)
+        shape, regen, share, regen_share = self._reference_inputs(gemm, gemm.phase, sizes,
+                                                                  ref)
         cost = gemm_cost(shape, self.params.array, regen_values=regen,
                          fold_weight_share=share, fold_regen_share=regen_share,
                          fidelity=self.fidelity, mapping=mapping)
-        # gemm_cost counts all groups; the caller scales one group's figures.
-        known = (cost.cycles, cost.compute_cycles)  # all groups
-        self._cycles[key] = known
+        known = PhaseCost(gemm, mapping, shape, regen, share, regen_share, cost.cycles,
+                          cost.compute_cycles)
+        self._costs[key] = known
         return known
 
     def _reference_inputs(self, gemm: Gemm, phase: str, sizes: dict[str, int],
@@ -436,7 +451,7 @@ class Replay:
         return {"cycle_tolerance": self.tolerance,
                 "cycle_references": len(self.tracker.references),
                 "cycle_reference_reuses": self.tracker.reused,
-                "signatures": len(self._cycles)}
+                "signatures": len(self._costs)}
 
 
 class _Steps:
@@ -530,14 +545,14 @@ def replay(reader: TraceReader, params: SimParams, phases: Iterable[str] = PHASE
            steps: str | None = None, progress: bool = False, fidelity: str = "fast",
            every: int | None = None, cycle_tolerance: float = DEFAULT_CYCLE_TOLERANCE,
            keep_rows: bool | None = None,
-           work: dict[int, list[PhaseWork]] | None = None) -> SimResult:
+           work: dict[int, list[PhaseCost]] | None = None) -> SimResult:
     """Simulate the chosen steps of a trace; returns every counter per step/layer/phase.
 
     ``steps``: "A:B" (recorded steps A <= step < B); ``every``: simulate every N-th of
     them, each standing for the N around it (the estimated error is in
     ``options["sampling"]``); ``cycle_tolerance``: see :class:`Replay`; ``keep_rows``:
     keep the full (step, layer, phase) rows (None: while they are small); ``work``: a
-    dict to fill with each simulated step's :class:`PhaseWork` (timeline exports).
+    dict to fill with each simulated step's :class:`PhaseCost` records (timeline exports).
     """
     all_steps = np.asarray(reader.steps, dtype=np.int64)
     if all_steps.size == 0:
@@ -566,7 +581,7 @@ def replay_records(header: TraceHeader, records: Iterable[StepRecord], params: S
                    every: int | None = None,
                    cycle_tolerance: float = DEFAULT_CYCLE_TOLERANCE,
                    keep_rows: bool | None = None,
-                   work: dict[int, list[PhaseWork]] | None = None) -> SimResult:
+                   work: dict[int, list[PhaseCost]] | None = None) -> SimResult:
     """Simulate step records (deltas, or full ``stored_masks``) in order.
 
     ``chosen``: the steps to simulate (None: all); ``covers``: recorded steps each chosen
@@ -582,7 +597,7 @@ def replay_records(header: TraceHeader, records: Iterable[StepRecord], params: S
     covers = np.ones(n) if covers is None else np.asarray(covers, dtype=np.float64)
     weights = covers * float(header.record_every)
     if keep_rows is None:
-        keep_rows = n * len(engine.update_layers) * len(engine.phases) <= KEEP_ROWS_LIMIT
+        keep_rows = n * len(engine.updates) * len(engine.phases) <= KEEP_ROWS_LIMIT
     rows, layer_rows, step_rows = engine.counters(followed, weights, keep_rows)
     evaluated = [a for a in followed.training["accuracy"] if np.isfinite(a)]
     low, high = engine.regen_cost_range
