@@ -269,9 +269,9 @@ class Replay:
                 sparse = steps.alive[where, column] < 0
                 stored = np.where(sparse, steps.stored[where, column], stored)
                 padding = np.where(sparse, steps.padding[where, column], 0)
-                # Only a sparse forward fetch on ws follows the mask fold by fold; other
-                # phases see the weight's totals.
-                by_fold = phase == "fwd" and p.array.dataflow == "ws"
+                # Only a forward pass that holds the weights stationary (B) follows the
+                # mask fold by fold; other phases and dataflows see the weight's totals.
+                by_fold = phase == "fwd" and p.array.flow.stationary == "b"
                 chosen_refs = steps.refs if by_fold else steps.total_refs
                 refs = np.where(sparse, chosen_refs[where, wi], -1)
             fetch = weight_fetch_arrays(gemm.b.elements, stored, padding, p.weight_bytes,
