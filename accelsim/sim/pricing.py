@@ -31,7 +31,7 @@ import numpy as np
 
 from accelsim.errors import ConfigError
 from accelsim.hw import Hardware
-from accelsim.sim.results import INDEX, SimResult, counter
+from accelsim.sim.results import INDEX, SimResult, counter, sampling_error
 
 # Keys of Hardware.to_dict() that only price counts (never change a count). Dotted; a
 # "*" matches every entry of a list.
@@ -182,6 +182,10 @@ def reprice(result: SimResult, hw: Hardware, source: str = "result") -> SimResul
             "optimal; re-simulate so the mappings can change")
     out = copy.deepcopy(result)
     price_result(out, prices_of(hw))
+    sampling = out.options.get("sampling")
+    if sampling:  # the energy's estimated error follows the new prices
+        covers = out.step_weight / float(out.trace.get("record_every") or 1)
+        sampling["relative_standard_error"] = sampling_error(out.step_rows, covers)
     out.hardware = {"name": hw.name, "source": hw.source, "fingerprint": hw.fingerprint(),
                     "description": hw.to_dict()}
     out.options["repriced"] = {"from": result.hardware.get("name"),

@@ -42,7 +42,7 @@ from accelsim.sim.lowering import (
     update_passes,
 )
 from accelsim.sim.pricing import Prices, price_result
-from accelsim.sim.results import INDEX, SimResult, counter
+from accelsim.sim.results import INDEX, SimResult, counter, sampling_error
 from accelsim.sim.storage import fill_rule, weight_fetch, weight_fetch_arrays
 from accelsim.sim.tracker import StoredSetTracker
 from accelsim.trace import StepRecord, TraceHeader, TraceReader
@@ -519,26 +519,6 @@ def sample_steps(steps: np.ndarray, every: int | None) -> tuple[np.ndarray, np.n
     positions = np.arange(0, steps.size, every)
     covers = np.diff(np.append(positions, steps.size)).astype(np.float64)
     return steps[positions], covers
-
-
-def sampling_error(step_rows: np.ndarray, covers: np.ndarray) -> dict[str, float | None]:
-    """Estimated relative standard error of sampled totals (systematic sampling, the
-    successive-difference variance estimator): cycles, DRAM bytes, weight DRAM reads and
-    energy (``step_rows``: steps x counters, priced). None with fewer than two samples."""
-    metrics = {name: counter(step_rows, name) for name in
-               ("cycles", "dram_bytes", "weight_dram_read_bytes", "energy_pj")}
-    n = step_rows.shape[0]
-    population = covers.sum()
-    out: dict[str, float | None] = {}
-    for name, y in metrics.items():
-        total = float((y * covers).sum())
-        if n < 2 or total == 0:
-            out[name] = None if n < 2 else 0.0
-            continue
-        variance = population ** 2 * (1 - n / population) / n \
-            * float(np.sum(np.diff(y) ** 2)) / (2 * (n - 1))
-        out[name] = float(np.sqrt(max(variance, 0.0))) / total
-    return out
 
 
 def replay(reader: TraceReader, params: SimParams, phases: Iterable[str] = PHASES,

@@ -65,6 +65,26 @@ def counter(values, name: str):
     return float(values[name])
 
 
+def sampling_error(step_rows: np.ndarray, covers: np.ndarray) -> dict[str, float | None]:
+    """Estimated relative standard error of sampled totals (systematic sampling, the
+    successive-difference variance estimator): cycles, DRAM bytes, weight DRAM reads and
+    energy (``step_rows``: steps x counters, priced). None with fewer than two samples."""
+    metrics = {name: counter(step_rows, name) for name in
+               ("cycles", "dram_bytes", "weight_dram_read_bytes", "energy_pj")}
+    n = step_rows.shape[0]
+    population = covers.sum()
+    out: dict[str, float | None] = {}
+    for name, y in metrics.items():
+        total = float((y * covers).sum())
+        if n < 2 or total == 0:
+            out[name] = None if n < 2 else 0.0
+            continue
+        variance = population ** 2 * (1 - n / population) / n \
+            * float(np.sum(np.diff(y) ** 2)) / (2 * (n - 1))
+        out[name] = float(np.sqrt(max(variance, 0.0))) / total
+    return out
+
+
 class Counters:
     """Counter values over named axes (some of step, layer, phase), the counters on the
     last axis of ``values``; every derived sum is read through :func:`counter`."""

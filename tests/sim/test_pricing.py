@@ -193,3 +193,17 @@ def test_no_import_cycle():
     done = subprocess.run([sys.executable, str(script), str(ROOT / "accelsim")],
                           capture_output=True, text=True, check=True)
     assert "0 import cycles" in done.stdout, done.stdout
+
+
+def test_reprice_of_a_sampled_result_updates_its_error_estimate():
+    base = load_hardware("dropback-edge")
+    other = base.replace({"dram.write_energy": "2 pJ/bit", "regen.energy_per_value": "300 pJ"})
+    before = simulate(DROPBACK, base, every=25)
+    fresh = simulate(DROPBACK, other, every=25)
+    again = reprice(before, other)
+    _close(again.totals, fresh.totals)
+    errors = again.options["sampling"]["relative_standard_error"]
+    assert errors["energy_pj"] == pytest.approx(
+        fresh.options["sampling"]["relative_standard_error"]["energy_pj"], rel=1e-9)
+    assert errors["energy_pj"] != pytest.approx(
+        before.options["sampling"]["relative_standard_error"]["energy_pj"], rel=1e-6)
