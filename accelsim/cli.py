@@ -14,6 +14,7 @@ from accelsim.explore.command import add_parser as add_sweep_parser
 from accelsim.export.command import add_parser as add_export_parser
 from accelsim.files import check_outputs, write_text_atomic
 from accelsim.report.command import add_parser as add_report_parser
+from accelsim.sim.command import add_parser as add_reprice_parser
 
 
 def _add_demo(sub: argparse._SubParsersAction) -> None:
@@ -121,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_report_parser(sub)
     add_sweep_parser(sub)
     add_export_parser(sub)
+    add_reprice_parser(sub)
     return parser
 
 
@@ -234,6 +236,10 @@ def _add_simulate(sub: argparse._SubParsersAction) -> None:
                    help="result file (replaced if it exists, never one of the inputs)")
     p.add_argument("--csv", metavar="LAYERS.csv",
                    help="also write per-layer rows as CSV (replaced if it exists)")
+    p.add_argument("--rows", action="store_true",
+                   help="also save every (step, layer, phase) row in RESULT.json, so that "
+                        "accelsim.load_result(...).to_frame() works on it (large: every "
+                        "counter of every step)")
     p.set_defaults(run=_cmd_simulate)
 
 
@@ -250,8 +256,8 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     result = simulate(args.trace, args.hw, topology=args.topology, phases=phases,
                       steps=args.steps, progress=True, fidelity=args.fidelity,
                       every=args.every, cycle_tolerance=args.cycle_tolerance,
-                      dram_model=args.dram)
-    write_text_atomic(args.out, result.to_json())
+                      dram_model=args.dram, keep_rows=True if args.rows else None)
+    write_text_atomic(args.out, result.to_json(rows=args.rows))
     if args.csv:
         write_text_atomic(args.csv, result.layers_csv())
     totals = result.totals

@@ -211,6 +211,7 @@ def _trace(base: Path, label: str, i: int, steps: str | None, shown: str) -> Tra
     """Open and verify the trace (a missing or damaged file fails now); check ``steps``."""
     from accelsim.sim.replay import select_steps
     from accelsim.trace import open_trace, verify
+    from accelsim.trace.methods import compression_of
 
     path = (base / label).resolve()
     where = f"{shown}: traces[{i}] {label!r}"
@@ -229,10 +230,10 @@ def _trace(base: Path, label: str, i: int, steps: str | None, shown: str) -> Tra
     except ConfigError as error:
         raise ConfigError(f"{shown}: steps: on {label}: "
                           f"{str(error).removeprefix('--steps ')}") from None
-    compression = header.method_params.get("compression")
     return TraceEntry(label=label, path=str(path), sha256=_file_sha256(path),
                       net=header.net, method=header.method,
-                      compression=float(compression) if compression is not None else None)
+                      compression=compression_of(header.method, header.method_params,
+                                                 header.params_total))
 
 
 def _file_sha256(path: Path) -> str:

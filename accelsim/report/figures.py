@@ -20,7 +20,7 @@ from accelsim.report import palette
 from accelsim.report.runs import Run
 from accelsim.report.tables import BYTES_PER_MB, EnergyUnit, ordered
 from accelsim.sim.lowering import PHASES
-from accelsim.sim.results import ENERGY_PARTS, OPERANDS
+from accelsim.sim.results import ENERGY_PARTS, TRAFFIC_CLASSES
 
 FORMATS = ("png", "svg")
 PNG_DPI = 150
@@ -73,7 +73,7 @@ def draw_dram(data: Data) -> Figure | str:
          palette.PHASE_COLOURS, palette.PHASE_NAMES),
         *((f"{title}, by operand", {
             operand: [_lookup(operand_rows, run.label, "operand", operand, column)
-                      / BYTES_PER_MB for run in data.runs] for operand in OPERANDS},
+                      / BYTES_PER_MB for run in data.runs] for operand in TRAFFIC_CLASSES},
           palette.OPERAND_COLOURS, palette.OPERAND_NAMES)
           for title, column in (("read", "dram_read_bytes"), ("written", "dram_write_bytes"))),
     ]
