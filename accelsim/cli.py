@@ -264,6 +264,7 @@ def _add_simulate(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
+    from accelsim.hw.units import readable
     from accelsim.sim import simulate
 
     phases = [p.strip() for p in args.phases.split(",") if p.strip()]
@@ -276,10 +277,10 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         write_text_atomic(args.csv, result.layers_csv())
     totals = result.totals
     print(f"{result.trace['net']} ({result.trace['method']}) on {result.hardware['name']}: "
-          f"{totals['cycles']:.4g} cycles, {totals['energy_pj'] / 1e6:.4g} uJ, DRAM "
-          f"{totals['dram_read_bytes'] / 1e6:.4g} MB read / "
-          f"{totals['dram_write_bytes'] / 1e6:.4g} MB written "
-          f"(weights {totals['weight_dram_read_bytes'] / 1e6:.4g} MB); {args.out}")
+          f"{totals['cycles']:.4g} cycles, {readable(totals['energy_pj'], 'energy')}, DRAM "
+          f"{readable(totals['dram_read_bytes'], 'size')} read / "
+          f"{readable(totals['dram_write_bytes'], 'size')} written "
+          f"(weights {readable(totals['weight_dram_read_bytes'], 'size')}); {args.out}")
     sampling = result.options.get("sampling")
     if sampling:
         errors = sampling["relative_standard_error"]
@@ -292,7 +293,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         steps = len(result.dram["steps"])
         print(f"burst DRAM ({result.dram['standard']}, {steps} step{'s' if steps != 1 else ''}): "
               f"{dram['requests']:,} requests, row hits {dram['row_hit_rate']:.1%}, "
-              f"{dram['acts']:,} ACTs, {dram['total_energy_pj'] / 1e6:.4g} uJ "
+              f"{dram['acts']:,} ACTs, {readable(dram['total_energy_pj'], 'energy')} "
               f"({comparison['energy_ratio']:.3f}x the bandwidth model), "
               f"{dram['bandwidth_utilisation']:.1%} of peak bandwidth")
     return 0
