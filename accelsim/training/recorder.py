@@ -287,6 +287,7 @@ def record(config, out: str, overwrite: bool = False, progress: bool = True):
     from accelsim.training.loop import prepare, train
 
     run = prepare(config)
+    config = run.config  # every default filled in
     with TraceRecorder(run.model, run.optimizer, out, run.method, net=config.net,
                        dataset=run.data.name, regen_init=run.init, overwrite=overwrite,
                        lr_schedule=config.schedule.to_dict(),
