@@ -75,3 +75,18 @@ def test_adam_learns_and_keeps_two_state_tensors_per_weight():
     assert result.test_accuracy > 80
     state = run.optimizer.state[next(run.model.parameters())]
     assert sum(1 for v in state.values() if v.dim() > 0) == 2
+
+
+def test_recipe_fills_only_what_was_left_unset():
+    recipe = TrainConfig(net="lenet-300-100", dataset="mnist-5k").resolved()
+    assert (recipe.epochs, recipe.lr, recipe.momentum, recipe.lr_schedule) == (
+        30, 0.1, 0.9, "step:10:0.5")
+    mine = TrainConfig(net="lenet-300-100", dataset="mnist-5k", momentum=0.0,
+                       lr_schedule="cosine", epochs=5).resolved()
+    assert (mine.epochs, mine.momentum, mine.lr_schedule) == (5, 0.0, "cosine")
+    adam = TrainConfig(net="lenet-300-100", dataset="mnist-5k", optimizer="adam").resolved()
+    assert (adam.epochs, adam.momentum, adam.lr_schedule, adam.learning_rate) == (
+        30, 0.0, "constant", 1e-3)  # the recipe's SGD settings are not Adam's
+    digits = TrainConfig().resolved()  # no recipe: the long-standing defaults
+    assert (digits.epochs, digits.learning_rate, digits.momentum, digits.lr_schedule) == (
+        100, 0.1, 0.0, "constant")
