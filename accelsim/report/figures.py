@@ -248,14 +248,18 @@ def draw_accuracy(data: Data) -> Figure | str:
     fig = _figure(4.2, width=7.5)
     ax = fig.subplots()
     ticks = set()
+    several_designs = len({runs[0].hardware_key for runs, _ in groups}) > 1
     for runs, dense in groups:
         points = ([dense] if dense is not None else []) + runs
         x = [run.compression for run in points]
         y = [run.final_accuracy for run in points]
         ticks.update(x)
         style = data.styles[runs[0].label]  # the method's colour, its darkest shade
+        first = runs[0]
+        design = f", on {first.hardware_name}" if several_designs else ""
         ax.plot(x, y, marker="o", color=style.colour, linestyle=style.linestyle,
-                label=f"{runs[0].method_name} on {runs[0].hardware_name} ({runs[0].net})")
+                label=f"{first.method_name}: {first.net} on "
+                      f"{first.trace.get('dataset') or '?'}{design}")
         if dense is not None:
             ax.plot([1.0], [dense.final_accuracy], marker="s", markersize=8, linestyle="none",
                     color=palette.METHOD_COLOURS["dense"])

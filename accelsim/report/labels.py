@@ -83,3 +83,9 @@ def differing_text(all_facets: Sequence[Mapping[str, str]]) -> list[str]:
                   if key != "optimizer" and key not in hyper and facets.get(key)]
         texts.append(", ".join(parts))
     return texts
+
+
+def optimizer_text(facets: Mapping[str, str]) -> str:
+    """The optimizer and its main hyper-parameters: 'SGD lr 0.1 momentum 0.9 wd 0.0005'."""
+    main = [key for key, _ in _HYPER if key not in _SECONDARY]
+    return " ".join(facets[key] for key in ("optimizer", *main) if facets.get(key))

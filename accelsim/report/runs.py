@@ -221,13 +221,19 @@ def _is_number(value: Any) -> bool:
 
 def _labels(runs: list[Run]) -> list[str]:
     """'DropBack 25x on dropback-edge'; with the net when runs span several nets, every
-    training setting in which the runs differ ('Dense, Adam lr 0.001 wd 0.0001, lr
-    constant on ...'), and the file name when two runs would still share a label."""
+    training setting in which runs of the same net differ ('Dense, Adam lr 0.001 wd
+    0.0001, lr constant on ...'), and the file name when two runs would still share a
+    label. Runs of different nets are told apart by the net alone."""
     several_nets = len({run.net for run in runs}) > 1
     facets = [describe_training({"dataset": run.trace.get("dataset"),
                                  "batch_size": run.trace.get("batch_size"), **run.settings})
               for run in runs]
-    differing = differing_text(facets)
+    differing = [""] * len(runs)
+    for net in dict.fromkeys(run.net for run in runs):
+        members = [i for i, run in enumerate(runs) if run.net == net]
+        for i, text in zip(members, differing_text([facets[i] for i in members]),
+                           strict=True):
+            differing[i] = text
     labels = []
     for run, settings in zip(runs, differing, strict=True):
         name = run.method_name

@@ -31,8 +31,8 @@ def test_run_styles(results_dir):
     dense, db10, db50, db10_lp = (styles[run.label] for run in runs)
     assert len({style.colour for style in styles.values()}) == 4  # a colour per run
     assert db10.linestyle == dense.linestyle != db10_lp.linestyle  # hardware
-    assert db10.colour == palette.to_rgb(palette.METHOD_COLOURS["dropback"])
-    assert sum(db50.colour) > sum(db10.colour)  # a further run of a method is lighter
+    assert dense.colour == palette.to_rgb(palette.METHOD_COLOURS["dense"])  # alone: as is
+    assert sum(db50.colour) > sum(db10_lp.colour) > sum(db10.colour)  # dark to light
 
 
 def test_every_run_has_its_own_colour_even_beyond_the_shades(results_dir):
