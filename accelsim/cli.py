@@ -18,13 +18,15 @@ from accelsim.report.command import add_parser as add_report_parser
 
 def _add_demo(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "demo", help="the main job on the bundled digits: train, record, simulate, report",
+        "demo", help="the main job end to end: train, record, simulate, report",
         description=(
-            "Train LeNet-300-100 dense and with DropBack (25x), and LeNet-5 dense, with SWD "
-            "(90%) and with filter pruning (50%), on scikit-learn's bundled handwritten "
+            "Train LeNet-300-100 dense and with DropBack at 10x, 25x and 50x on mnist-5k "
+            "(5,000 real MNIST images, DropBack's paper setting), and LeNet-5 dense, with "
+            "SWD (90%) and with filter pruning (50%) on scikit-learn's bundled handwritten "
             "digits; record their traces; replay them on the DropBack-oriented edge "
             "accelerator (models/dropback-edge.toml); write report.md, report.json, CSV "
-            "tables and figures to DIR and print a summary table. A few minutes on 2 cores."),
+            "tables and figures (accuracy vs compression among them) to DIR and print a "
+            "summary table. About a minute or two on 2 cores."),
     )
     p.add_argument("--out", default="accelsim-demo", metavar="DIR",
                    help="output folder (default: ./accelsim-demo); the demo's own files in "
@@ -32,8 +34,8 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--hw", default="dropback-edge", metavar="HW",
                    help="hardware description or preset name (default: dropback-edge)")
     p.add_argument("--epochs", type=int, metavar="N",
-                   help="train every run for N epochs (a quick look; default: 100 for "
-                        "LeNet-300-100, 30 for LeNet-5)")
+                   help="train every run for N epochs (a quick look; default: 30, the "
+                        "mnist-5k recipe's for LeNet-300-100 and LeNet-5's)")
     p.set_defaults(run=_cmd_demo)
 
 
