@@ -8,6 +8,7 @@ from typing import Any
 from accelsim.hw.description import DTYPE_BYTES, canonical_dtype
 from accelsim.report import palette
 from accelsim.report.figures import FIGURES
+from accelsim.report.labels import describe_training, optimizer_text
 from accelsim.report.runs import Run
 from accelsim.report.tables import RATIO_METRICS, ByteUnit, EnergyUnit, times
 from accelsim.sim.results import ENERGY_PARTS, OPERANDS
@@ -55,17 +56,19 @@ def _steps_warning(runs: list[Run]) -> list[str]:
 
 def _simulated(runs: list[Run]) -> list[str]:
     lines = ["## What was simulated", "",
-             _row("run", "net", "method", "budget", "dataset", "batch", "steps",
-                  "final accuracy", "hardware", "result file"),
-             _row(*["---"] * 10)]
+             _row("run", "net", "method", "budget", "dataset", "optimizer", "lr schedule",
+                  "batch", "steps", "final accuracy", "hardware", "result file"),
+             _row(*["---"] * 12)]
     for run in runs:
         steps = run.totals["training_steps"]
         recorded = len(run.per_step.get("step") or [])
         step_text = f"{steps:,.0f}" + (f" ({recorded:,} recorded)" if recorded
                                        and recorded != steps else "")
         accuracy = run.final_accuracy
+        facets = describe_training({"dataset": run.trace.get("dataset"), **run.settings})
         lines.append(_row(run.label, run.net, run.method_name, budget_text(run),
-                          run.trace.get("dataset") or "?", run.trace.get("batch_size") or "?",
+                          run.trace.get("dataset") or "?", optimizer_text(facets),
+                          run.lr_schedule or "?", run.trace.get("batch_size") or "?",
                           step_text, f"{accuracy:.2f}%" if accuracy is not None else "n/a",
                           run.hardware_name, f"`{run.path}`"))
     lines += ["", "### Hardware", ""]
