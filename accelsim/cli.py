@@ -26,7 +26,9 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
             "digits; record their traces; replay them on the DropBack-oriented edge "
             "accelerator (models/dropback-edge.toml); write report.md, report.json, CSV "
             "tables and figures (accuracy vs compression among them) to DIR and print a "
-            "summary table. About a minute or two on 2 cores."),
+            "summary table. About a minute on 2 cores (it trains with one torch thread: its "
+            "nets are too small for more to help, and on a busy machine more are much "
+            "slower)."),
     )
     p.add_argument("--out", default="accelsim-demo", metavar="DIR",
                    help="output folder (default: ./accelsim-demo); the demo's own files in "

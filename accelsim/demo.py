@@ -20,6 +20,11 @@ from accelsim.files import write_text_atomic
 from accelsim.hw.units import readable
 
 DEFAULT_HARDWARE = "dropback-edge"
+# The demo trains with one torch thread: its nets are too small for intra-op threads to
+# help much (a LeNet-5 step 5.1 ms on one thread, 3.3 ms on two with both cores free), and
+# on a busy 2-core machine two threads made a LeNet-300-100 step 13-42 ms instead of 1.1 ms
+# and the whole demo 407 s instead of ~85 s.
+DEMO_THREADS = 1
 
 
 @dataclass(frozen=True)
@@ -52,11 +57,10 @@ def run_demo(out_dir: str | Path, hardware: str = DEFAULT_HARDWARE,
 
     ``epochs`` overrides every run's epochs (a quick look; the defaults train properly).
     """
+    import torch
+
     from accelsim.hw import load_hardware
     from accelsim.report import write_report
-    from accelsim.sim import simulate
-    from accelsim.training.loop import TrainConfig
-    from accelsim.training.recorder import record
 
     out = Path(out_dir)
     hw = load_hardware(hardware)  # a bad description fails before any training
@@ -65,24 +69,14 @@ def run_demo(out_dir: str | Path, hardware: str = DEFAULT_HARDWARE,
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as err:
             raise ConfigError(f"cannot create {folder}: {err.strerror}") from None
-    rows, headlines = [], {}
     start = time.perf_counter()
-    for run in RUNS:
-        config = TrainConfig(net=run.net, method=run.method, compression=run.compression,
-                             dataset=run.dataset)
-        if epochs is not None or run.epochs is not None:
-            config.epochs = epochs if epochs is not None else run.epochs
-        trace = out / "traces" / f"{run.name}.trace"
-        trained = record(config, str(trace), overwrite=True, progress=progress)
-        result = simulate(str(trace), hw, progress=progress)
-        result_path = out / "results" / f"{run.name}.json"
-        write_text_atomic(result_path, result.to_json())
-        headlines[run.name] = _headline(result.totals)
-        rows.append({"run": run.name, "net": run.net, "method": run.method,
-                     "dataset": run.dataset,
-                     "test_accuracy": trained.test_accuracy, "stored_weights": trained.tracked,
-                     "params": trained.params, "result": str(result_path),
-                     "baseline": run.baseline, **headlines[run.name]})
+    threads = torch.get_num_threads()
+    torch.set_num_threads(DEMO_THREADS)
+    try:
+        rows = [_record_and_simulate(run, out, hw, epochs, progress) for run in RUNS]
+    finally:
+        torch.set_num_threads(threads)
+    headlines = {row["run"]: row for row in rows}
     for row in rows:
         if row["baseline"]:
             base = headlines[row["baseline"]]
@@ -96,6 +90,28 @@ def run_demo(out_dir: str | Path, hardware: str = DEFAULT_HARDWARE,
         print(f"report: {out / 'report.md'} ({len(written)} files), traces and results in "
               f"{out}; {time.perf_counter() - start:.0f} s")
     return rows
+
+
+def _record_and_simulate(run: DemoRun, out: Path, hw, epochs: int | None,
+                         progress: bool) -> dict:
+    """Train and record one run, replay it on ``hw``; its table row."""
+    from accelsim.sim import simulate
+    from accelsim.training.loop import TrainConfig
+    from accelsim.training.recorder import record
+
+    config = TrainConfig(net=run.net, method=run.method, compression=run.compression,
+                         dataset=run.dataset)
+    if epochs is not None or run.epochs is not None:
+        config.epochs = epochs if epochs is not None else run.epochs
+    trace = out / "traces" / f"{run.name}.trace"
+    trained = record(config, str(trace), overwrite=True, progress=progress)
+    result = simulate(str(trace), hw, progress=progress)
+    result_path = out / "results" / f"{run.name}.json"
+    write_text_atomic(result_path, result.to_json())
+    return {"run": run.name, "net": run.net, "method": run.method, "dataset": run.dataset,
+            "test_accuracy": trained.test_accuracy, "stored_weights": trained.tracked,
+            "params": trained.params, "result": str(result_path), "baseline": run.baseline,
+            **_headline(result.totals)}
 
 
 def _headline(totals: dict) -> dict:
