@@ -7,6 +7,8 @@ The Python API for exploration scripts::
     hw = accelsim.load_hardware("dropback-edge").replace({"sram.capacity": "1 MiB"})
     result = accelsim.simulate("traces/lenet300-dropback25.trace", hw)
     result.totals["weight_dram_read_bytes"], result.by_phase(), result.to_frame()
+    saved = accelsim.load_result("dropback.json")       # a RESULT.json, back as a SimResult
+    cheaper = accelsim.reprice(saved, accelsim.load_hardware("my-prices.toml"))
 """
 
 __version__ = "0.1.0"
@@ -15,6 +17,8 @@ _API = {
     "load_trace": ("accelsim.trace", "open_trace"),
     "load_hardware": ("accelsim.hw", "load_hardware"),
     "simulate": ("accelsim.sim", "simulate"),
+    "load_result": ("accelsim.sim.results", "load_result"),
+    "reprice": ("accelsim.sim.pricing", "reprice"),
 }
 
 __all__ = ["__version__", *_API]

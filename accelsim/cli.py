@@ -14,6 +14,7 @@ from accelsim.explore.command import add_parser as add_sweep_parser
 from accelsim.export.command import add_parser as add_export_parser
 from accelsim.files import write_text_atomic
 from accelsim.report.command import add_parser as add_report_parser
+from accelsim.sim.command import add_parser as add_reprice_parser
 
 
 def _add_demo(sub: argparse._SubParsersAction) -> None:
@@ -150,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_report_parser(sub)
     add_sweep_parser(sub)
     add_export_parser(sub)
+    add_reprice_parser(sub)
     return parser
 
 
@@ -267,6 +269,10 @@ def _add_simulate(sub: argparse._SubParsersAction) -> None:
                    help="only recorded steps A <= step < B (either side may be empty)")
     p.add_argument("--out", required=True, metavar="RESULT.json", help="result file")
     p.add_argument("--csv", metavar="LAYERS.csv", help="also write per-layer rows as CSV")
+    p.add_argument("--rows", action="store_true",
+                   help="also save every (step, layer, phase) row in RESULT.json, so that "
+                        "accelsim.load_result(...).to_frame() works on it (large: every "
+                        "counter of every step)")
     p.set_defaults(run=_cmd_simulate)
 
 
@@ -278,8 +284,8 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     result = simulate(args.trace, args.hw, topology=args.topology, phases=phases,
                       steps=args.steps, progress=True, fidelity=args.fidelity,
                       every=args.every, cycle_tolerance=args.cycle_tolerance,
-                      dram_model=args.dram)
-    write_text_atomic(args.out, result.to_json())
+                      dram_model=args.dram, keep_rows=True if args.rows else None)
+    write_text_atomic(args.out, result.to_json(rows=args.rows))
     if args.csv:
         write_text_atomic(args.csv, result.layers_csv())
     totals = result.totals

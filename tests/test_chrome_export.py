@@ -190,22 +190,25 @@ def test_groups_run_one_after_another(hw):
     from accelsim.export.chrome import gemm_spans
     from accelsim.sim.gemm_cost import GemmShape, best_mapping, gemm_cost, tile_schedule
     from accelsim.sim.hardware import sim_params
-    from accelsim.sim.replay import PhaseWork
+    from accelsim.sim.lowering import Gemm, Operand
+    from accelsim.sim.replay import PhaseCost
 
     params = sim_params(hw)
     shape = GemmShape(900, 72, 24, 3, 900 * 72 * 2, 72 * 24 * 2, 900 * 24 * 2, 900 * 24 * 4)
-    mapping = best_mapping(shape, params.array)[:2]
-    work = PhaseWork("dw", "fwd", shape, 0.0, None, None, mapping,
-                     ("inputs", "weights", "outputs"))
-    cycles = gemm_cost(shape, params.array).cycles
+    mapping = best_mapping(shape, params.array)[0]
+    cost = gemm_cost(shape, params.array)
+    cycles = cost.cycles
+    gemm = Gemm("dw", "fwd", 900, 72, 24, 3, Operand("inputs", 900 * 72 * 3),
+                Operand("weights", 72 * 24 * 3), Operand("outputs", 900 * 24 * 3))
+    work = PhaseCost(gemm, mapping, shape, 0.0, None, None, cycles, cost.compute_cycles)
     spans, pipeline = gemm_spans(work, params, 100.0, cycles, 1, 10**9)
     assert pipeline == pytest.approx(cycles, rel=1e-12)
     tracks = by_track(spans)
     schedule, _ = tile_schedule(shape, params.array)
     pe = tracks["PE array"]
-    assert len(pe) == 3 * len(schedule.compute)
-    assert sum(s.end - s.start for s in pe) == pytest.approx(3 * schedule.compute.sum())
-    assert [s.args["group"] for s in pe[::len(schedule.compute)]] == [0, 1, 2]
+    assert len(pe) == 3 * len(schedule.compute_cycles)
+    assert sum(s.end - s.start for s in pe) == pytest.approx(3 * schedule.compute_cycles.sum())
+    assert [s.args["group"] for s in pe[::len(schedule.compute_cycles)]] == [0, 1, 2]
     assert min(s.start for s in spans) == 100.0
     assert max(s.end for s in spans) == pytest.approx(100.0 + cycles, rel=1e-12)
     for events in tracks.values():

@@ -21,7 +21,7 @@ DROPBACK = str(ROOT / "traces" / "lenet300-dropback25.trace")
 TOPOLOGY = str(ROOT / "tests" / "data" / "scalesim" / "ws" / "topology.csv")
 TOTALS = ("cycles", "energy_pj", "dram_read_bytes", "dram_write_bytes",
           "weight_dram_read_bytes", "regen_values", "macs")
-OPERANDS = ("weights", "metadata", "inputs", "outputs", "gradients", "optimizer_state")
+TRAFFIC_CLASSES = ("weights", "metadata", "inputs", "outputs", "gradients", "optimizer_state")
 
 
 def visible_lines(text: str) -> list[str]:
@@ -51,7 +51,7 @@ def test_simulate_writes_json_and_csv(tmp_path, capsys):
     for row in rows:
         for key in ("name", "phase", "compute_cycles", "cycles", "macs", "regen_values"):
             assert key in row, key
-        for operand in OPERANDS:
+        for operand in TRAFFIC_CLASSES:
             assert f"dram_read_bytes.{operand}" in row and f"dram_write_bytes.{operand}" in row
         assert row["cycles"] >= row["compute_cycles"]
     for key in ("cycles", "macs", "dram_read_bytes.weights", "regen_values"):

@@ -218,6 +218,7 @@ def _trace(base: Path, label: str, i: int, steps: str | None, shown: str) -> Tra
     """Open and verify the trace (a missing or damaged file fails now); check ``steps``."""
     from accelsim.sim.replay import select_steps
     from accelsim.trace import open_trace, verify
+    from accelsim.trace.methods import compression_of
 
     path = (base / label).resolve()
     where = f"{shown}: traces[{i}] {label!r}"
@@ -236,12 +237,12 @@ def _trace(base: Path, label: str, i: int, steps: str | None, shown: str) -> Tra
     except ConfigError as error:
         raise ConfigError(f"{shown}: steps: on {label}: "
                           f"{str(error).removeprefix('--steps ')}") from None
-    compression = header.method_params.get("compression")
     facets = describe_training({key: getattr(header, key) for key in (
         "dataset", "batch_size", "optimizer", "optimizer_params", "extra")})
     return TraceEntry(label=label, path=str(path), sha256=_file_sha256(path),
                       net=header.net, method=header.method,
-                      compression=float(compression) if compression is not None else None,
+                      compression=compression_of(header.method, header.method_params,
+                                                 header.params_total),
                       dataset=facets["dataset"], optimizer=optimizer_text(facets),
                       lr_schedule=facets["lr_schedule"].removeprefix("lr "))
 

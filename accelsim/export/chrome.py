@@ -2,7 +2,7 @@
 
 For every chosen step, layer and phase in execution order (forward through the layers,
 backward through them in reverse, then the update pass), the GEMM's tiles are replayed by
-the fast fidelity's pipeline recurrence (:func:`accelsim.sim.gemm_cost.pipeline_timeline_kernel`)
+the fast fidelity's pipeline recurrence (:func:`accelsim.sim.pipeline.pipeline_timeline_kernel`)
 and laid on the timeline: when each tile's load holds the DRAM channel, its weights are
 regenerated, the PE array computes it and its store holds the channel. Layer-phases follow
 one another, each offset by the previous one's cycles as the replay counts them, so the
@@ -39,7 +39,9 @@ import numpy as np
 from accelsim import __version__
 from accelsim.files import write_text_atomic
 from accelsim.hw import Hardware, load_hardware
-from accelsim.sim.gemm_cost import (
+from accelsim.sim.gemm_cost import tile_schedule
+from accelsim.sim.hardware import sim_params
+from accelsim.sim.pipeline import (
     COMPUTE_END,
     COMPUTE_START,
     LOAD_END,
@@ -50,12 +52,10 @@ from accelsim.sim.gemm_cost import (
     STORE_START,
     TIMELINE_COLUMNS,
     pipeline_timeline_kernel,
-    tile_schedule,
 )
-from accelsim.sim.hardware import sim_params
-from accelsim.sim.lowering import gemm_layers
-from accelsim.sim.replay import PhaseWork, SimParams, replay, select_steps
-from accelsim.sim.results import INDEX
+from accelsim.sim.placement import execution_order
+from accelsim.sim.replay import PhaseCost, SimParams, replay, select_steps
+from accelsim.sim.results import INDEX, counter
 from accelsim.trace import open_trace
 
 DEFAULT_MAX_EVENTS = 256  # per layer-phase: a ResNet-18 step stays a few MB
@@ -91,19 +91,21 @@ class _Track:
     kind: np.ndarray  # 0 read / load, 1 write / store (DRAM tracks)
 
 
-def gemm_spans(work: PhaseWork, params: SimParams, offset: float, cycles: float,
+def gemm_spans(work: PhaseCost, params: SimParams, offset: float, cycles: float,
                 channels: int, max_events: int) -> tuple[list[Span], float]:
     """The tiles' events, and the cycles the pipeline counts for them (all groups)."""
     cfg = params.array
-    schedule, (chunks, _, traffic) = tile_schedule(work.shape, cfg, work.regen_values,
-                                                   work.fold_weight_share,
-                                                   work.fold_regen_share, work.mapping)
-    n = schedule.compute.shape[0]
+    schedule, (mapping, _, traffic) = tile_schedule(work.shape, cfg, work.regen_values,
+                                                    work.fold_weight_share,
+                                                    work.fold_regen_share, work.mapping)
+    chunks = mapping.chunks
+    n = schedule.compute_cycles.shape[0]
     if n == 0:
         return [], 0.0
     times = np.empty((n, TIMELINE_COLUMNS))
-    last_store = pipeline_timeline_kernel(schedule.compute, schedule.load, schedule.store,
-                                          schedule.regen, schedule.bytes_per_cycle, times)
+    last_store = pipeline_timeline_kernel(schedule.compute_cycles, schedule.load_bytes,
+                                          schedule.store_bytes, schedule.regen_cycles,
+                                          schedule.dram_bytes_per_cycle, times)
     folds = n // chunks
     share = work.fold_weight_share
     if share is None or share.shape[0] != folds:
@@ -111,7 +113,7 @@ def gemm_spans(work: PhaseWork, params: SimParams, offset: float, cycles: float,
     tile = np.arange(n)
     b_part = np.where(tile % chunks == 0, traffic[1] * share[np.minimum(tile // chunks,
                                                                         folds - 1)], 0.0)
-    b_part = np.minimum(b_part, schedule.load)
+    b_part = np.minimum(b_part, schedule.load_bytes)
     # Groups run one after another, each a copy of the schedule (gemm_cost's count).
     groups = work.shape.groups
     times = (times[None] + (np.arange(groups) * last_store)[:, None, None]).reshape(
@@ -122,27 +124,27 @@ def gemm_spans(work: PhaseWork, params: SimParams, offset: float, cycles: float,
     def rep(values):
         return np.tile(values, groups)
 
-    bpc = schedule.bytes_per_cycle
+    bpc = schedule.dram_bytes_per_cycle
     load_start, load_end = times[:, LOAD_START], times[:, LOAD_END]
     b_end = np.minimum(load_start + rep(b_part) / bpc, load_end)
     zeros, ones = np.zeros(tile.size, dtype=np.int8), np.ones(tile.size, dtype=np.int8)
-    a_stream, b_stream, o_stream = work.streams
+    a_stream, b_stream, o_stream = (operand.traffic for operand in work.gemm.operands)
     tracks = [
         _Track("PE array", times[:, COMPUTE_START], times[:, COMPUTE_END], tile,
                np.zeros(tile.size), zeros),
         _Track(f"DMA load: {b_stream}", load_start, b_end, tile, rep(b_part), zeros),
         _Track(f"DMA load: {a_stream}", b_end, load_end, tile,
-               rep(schedule.load - b_part), zeros),
+               rep(schedule.load_bytes - b_part), zeros),
         _Track(f"DMA store: {o_stream}", times[:, STORE_START], times[:, STORE_END], tile,
-               rep(schedule.store), ones),
+               rep(schedule.store_bytes), ones),
         _Track("regen unit", times[:, REGEN_START], times[:, REGEN_END], tile,
-               rep(schedule.regen) * cfg.regen_lanes, zeros),
+               rep(schedule.regen_cycles) * cfg.regen_lanes, zeros),
     ]
     dram_order = np.lexsort((np.concatenate([load_end, times[:, STORE_END]]),
                              np.concatenate([load_start, times[:, STORE_START]])))
     dram = [np.concatenate(pair)[dram_order] for pair in (
         (load_start, times[:, STORE_START]), (load_end, times[:, STORE_END]), (tile, tile),
-        (rep(schedule.load), rep(schedule.store)), (zeros, ones))]
+        (rep(schedule.load_bytes), rep(schedule.store_bytes)), (zeros, ones))]
     tracks += [_Track(f"DRAM channel {c}", dram[0], dram[1], dram[2], dram[3] / channels,
                       dram[4]) for c in range(channels)]
     # Drop what does not happen (a tile without weights to load or regenerate).
@@ -163,7 +165,7 @@ def _drop_empty(track: _Track) -> _Track:
                                                   track.amount, track.kind)))
 
 
-def _track_spans(track: _Track, work: PhaseWork, chunks: int, tiles_per_group: int,
+def _track_spans(track: _Track, work: PhaseCost, chunks: int, tiles_per_group: int,
                  cap: int) -> list[Span]:
     """One Span per event, or per run of consecutive events when there are over ``cap``."""
     count = track.start.size
@@ -200,7 +202,7 @@ def _track_spans(track: _Track, work: PhaseWork, chunks: int, tiles_per_group: i
     return spans
 
 
-def _tile_args(tile: int, chunks: int, tiles_per_group: int, work: PhaseWork) -> dict:
+def _tile_args(tile: int, chunks: int, tiles_per_group: int, work: PhaseCost) -> dict:
     group, within = divmod(tile, tiles_per_group)
     args = {"fold": within // chunks, "chunk": within % chunks}
     if work.shape.groups > 1:
@@ -260,23 +262,20 @@ def timeline_spans(trace_path: str, hw: Hardware | str, steps: str | None = None
         recorded = np.asarray(reader.steps, dtype=np.int64)
         chosen = select_steps(recorded, steps) if steps else recorded[:1]
         spec = steps or f"{int(chosen[0])}:{int(chosen[0]) + 1}"
-        phase_work: dict[int, list[PhaseWork]] = {}
+        phase_work: dict[int, list[PhaseCost]] = {}
         result = replay(reader, params, steps=spec, keep_rows=True, work=phase_work)
         rows = result.require_rows()
         row_of = {int(s): i for i, s in enumerate(result.steps)}
         layer_index = {name: i for i, name in enumerate(result.layers)}
         phase_index = {phase: i for i, phase in enumerate(result.phases)}
-        gemm_names = [layer.name for layer in gemm_layers(header)]
+        order = [(result.layers[li], result.phases[pi])
+                 for li, pi in execution_order(result.layers, result.phases)]
         spans, step_cycles, offset = [], [], 0.0
         wanted = set(int(s) for s in chosen)
         for step in sorted(wanted):
             counters = rows[row_of[step]]
             work = {(w.layer, w.phase): w for w in phase_work[step]}
             begin = offset
-            order = ([(name, "fwd") for name in gemm_names]
-                     + [(name, phase) for name in reversed(gemm_names)
-                        for phase in ("bwd_data", "bwd_weight")]
-                     + [(name, "update") for name in result.layers])
             for layer, phase in order:
                 row = counters[layer_index[layer], phase_index[phase]]
                 cycles = float(row[INDEX["cycles"]])
@@ -303,8 +302,7 @@ def timeline_spans(trace_path: str, hw: Hardware | str, steps: str | None = None
 
 
 def _summary(layer: str, phase: str, row: np.ndarray) -> dict[str, Any]:
-    read = sum(row[i] for name, i in INDEX.items() if name.startswith("dram_read_bytes."))
-    write = sum(row[i] for name, i in INDEX.items() if name.startswith("dram_write_bytes."))
+    read, write = counter(row, "dram_read_bytes"), counter(row, "dram_write_bytes")
     return {"layer": layer, "phase": phase, "cycles": float(row[INDEX["cycles"]]),
             "compute_cycles": float(row[INDEX["compute_cycles"]]),
             "macs": float(row[INDEX["macs"]]), "dram_read_bytes": float(read),

@@ -45,14 +45,16 @@ from accelsim.hw.schema import (
 
 DATAFLOWS = ("ws", "os", "is")
 ORGANIZATIONS = ("per_operand", "unified")
-OPERANDS = ("ifmap", "filter", "ofmap")
+SRAM_BUFFERS = ("ifmap", "filter", "ofmap")
 UNIFIED = "unified"
 STORAGE_FORMATS = ("dense", "bitmap", "csr", "coo")
 DTYPE_BYTES = {"int8": 1, "int16": 2, "int32": 4, "fp16": 2, "bf16": 2, "fp32": 4}
 ADDRESS_FIELDS = ("row", "rank", "bank", "column", "channel")
 CSR_DEFAULT_INDEX_BITS = 4  # EIE (Han et al., ISCA 2016): 4-bit relative row index
 REGEN_DEFAULT_LATENCY = 60  # cycles; estimated pipeline depth, see docs/hardware.md
-SECTIONS = ("array", "sram", "dram", "regen", "storage", "dtypes", "energy")
+SECTIONS = ("array", "sram", "dram", "regen", "storage", "dtypes", "energy", "mapping")
+GEMM_PHASES = ("fwd", "bwd_data", "bwd_weight")
+LOOP_ORDERS = ("rows-outer", "cols-outer")
 
 # Accept the names PyTorch and numpy use for the same dtypes (traces record those).
 DTYPE_ALIASES = {"float32": "fp32", "float16": "fp16", "bfloat16": "bf16", "half": "fp16",
@@ -370,6 +372,24 @@ class Energy:
 
 
 @dataclass(frozen=True)
+class MappingPin:
+    """A mapping fixed for one layer (``[[mapping]]``, one table per pin): the mapper's
+    choice is replaced, so a run can reproduce another tool's mapping or test one."""
+
+    layer: str = param("layer", "text", "the layer's name, as `accelsim trace info` lists it")
+    phase: str = param("phase", "choice", "the phase pinned; every GEMM phase when absent",
+                       default="all", choices=("all", *GEMM_PHASES))
+    chunks: int = param("chunks", "count", "chunks the streamed dimension is cut into",
+                        default=1)
+    loop_order: str = param("loop_order", "choice", "which fold loop is outer",
+                            default="rows-outer", choices=LOOP_ORDERS)
+
+    @property
+    def rows_outer(self) -> bool:
+        return self.loop_order == "rows-outer"
+
+
+@dataclass(frozen=True)
 class Hardware:
     """A whole accelerator. Equal descriptions compare and hash equal (source aside)."""
 
@@ -384,6 +404,9 @@ class Hardware:
     storage: Storage = param("storage", "section", "weight storage format", default=COMPUTED)
     dtypes: Dtypes = param("dtypes", "section", "number formats", default=COMPUTED)
     energy: Energy = param("energy", "section", "energy table", default=COMPUTED)
+    mappings: tuple[MappingPin, ...] = param(
+        "mapping", "section", "mappings pinned per layer (`[[mapping]]` tables)",
+        default=COMPUTED, default_doc="none: the mapper chooses")
     source: str = derived("the file this was loaded from", "text", compare=False)
     inputs: Mapping[str, Any] = dataclasses.field(compare=False, repr=False, default=None)
     origins: Mapping[str, str] = dataclasses.field(compare=False, repr=False, default=None)
@@ -426,8 +449,10 @@ class Hardware:
 
     def fingerprint(self) -> str:
         """A stable hash of the physical parameters (name, description and source aside)."""
+        # No pinned mapping hashes as before pins existed, so stored sweeps stay valid.
         physical = {key: value for key, value in self.to_dict().items()
-                    if key not in ("name", "description", "source")}
+                    if key not in ("name", "description", "source")
+                    and not (key == "mappings" and not value)}
         text = json.dumps(physical, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
 
@@ -504,10 +529,28 @@ def build_hardware(inputs: Mapping[str, Any], *, source: str,
         storage=_build_storage(_table(inputs, "storage", ctx), ctx),
         dtypes=Dtypes(**read_params(Dtypes, "dtypes", _table(inputs, "dtypes", ctx), ctx)),
         energy=energy,
+        mappings=_build_mappings(inputs, ctx),
         source=source,
         inputs=copy.deepcopy(dict(inputs)),
         origins=dict(ctx.origins),
     )
+
+
+def _build_mappings(inputs: Mapping[str, Any], ctx: Context) -> tuple[MappingPin, ...]:
+    pins = inputs.get("mapping", [])
+    if not isinstance(pins, list) or not all(isinstance(pin, Mapping) for pin in pins):
+        ctx.fail("mapping", f"expected [[mapping]] tables (layer, phase, chunks, "
+                 f"loop_order), got {pins!r}")
+    out = [MappingPin(**read_params(MappingPin, f"mapping[{i}]", pin, ctx))
+           for i, pin in enumerate(pins)]
+    seen = set()
+    for i, pin in enumerate(out):
+        phases = GEMM_PHASES if pin.phase == "all" else (pin.phase,)
+        for phase in phases:
+            if (pin.layer, phase) in seen:
+                ctx.fail(f"mapping[{i}]", f"layer {pin.layer!r} phase {phase} is pinned twice")
+            seen.add((pin.layer, phase))
+    return tuple(out)
 
 
 def _table(inputs: Mapping[str, Any], name: str, ctx: Context) -> Mapping[str, Any]:
@@ -537,7 +580,7 @@ def _build_sram(table: Mapping[str, Any], ctx: Context, energy: EnergyTable) -> 
     values = read_params(Sram, "sram", table, ctx)
     capacities = _buffer_capacities(values, ctx)
     if values["organization"] == "per_operand":
-        values.update({f"{op}_capacity_bytes": capacities[op] for op in OPERANDS})
+        values.update({f"{op}_capacity_bytes": capacities[op] for op in SRAM_BUFFERS})
     smallest_bank = min(capacities.values()) / values["banks"]
     if smallest_bank * 8 < values["width_bits"]:
         ctx.fail("sram.banks", f"{values['banks']} banks leave {smallest_bank:g} bytes per bank, "
@@ -549,11 +592,11 @@ def _build_sram(table: Mapping[str, Any], ctx: Context, energy: EnergyTable) -> 
 
 def _buffer_capacities(values: dict[str, Any], ctx: Context) -> dict[str, int]:
     if values["organization"] == UNIFIED:
-        for op in OPERANDS:
+        for op in SRAM_BUFFERS:
             if values[f"{op}_capacity_bytes"] is not None:
                 ctx.fail(f"sram.{op}_capacity", 'only for organization = "per_operand"')
         return {UNIFIED: values["capacity_bytes"]}
-    return {op: values[f"{op}_capacity_bytes"] or values["capacity_bytes"] for op in OPERANDS}
+    return {op: values[f"{op}_capacity_bytes"] or values["capacity_bytes"] for op in SRAM_BUFFERS}
 
 
 def _sram_buffer(name: str, capacity: int, values: dict[str, Any],

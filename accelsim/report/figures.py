@@ -23,7 +23,7 @@ from accelsim.report import palette
 from accelsim.report.runs import Run
 from accelsim.report.tables import ordered
 from accelsim.sim.lowering import PHASES
-from accelsim.sim.results import ENERGY_PARTS, OPERANDS
+from accelsim.sim.results import ENERGY_PARTS, TRAFFIC_CLASSES
 
 FORMATS = ("png", "svg")
 PNG_DPI = 150
@@ -103,7 +103,8 @@ def draw_dram(data: Data) -> Figure | str:
          palette.PHASE_COLOURS, palette.PHASE_NAMES),
         *((f"{title}, by operand", {
             operand: [_lookup(operand_rows, run.label, "operand", operand, column)
-                      / data.divisor(run) for run in data.runs] for operand in OPERANDS},
+                      / data.divisor(run) for run in data.runs]
+            for operand in TRAFFIC_CLASSES},
           palette.OPERAND_COLOURS, palette.OPERAND_NAMES)
           for title, column in (("read", "dram_read_bytes"), ("written", "dram_write_bytes"))),
     ]

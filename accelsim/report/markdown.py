@@ -11,7 +11,7 @@ from accelsim.report.figures import FIGURES
 from accelsim.report.labels import describe_training, optimizer_text
 from accelsim.report.runs import Run
 from accelsim.report.tables import RATIO_METRICS, ByteUnit, EnergyUnit, times
-from accelsim.sim.results import ENERGY_PARTS, OPERANDS
+from accelsim.sim.results import ENERGY_PARTS, TRAFFIC_CLASSES
 
 RATIO_HEADINGS = {"weight_dram_read_bytes": "weight DRAM reads", "dram_bytes": "all DRAM traffic",
                   "cycles": "cycles", "energy_pj": "energy"}
@@ -152,11 +152,11 @@ def _operands(runs, rows, unit: ByteUnit) -> list[str]:
 
     lines = ["## DRAM traffic by operand", "",
              f"Read / written, {unit.name}. Metadata is the storage format's index data.", "",
-             _row("run", *(palette.OPERAND_NAMES[o] for o in OPERANDS)),
-             _row("---", *["---:"] * len(OPERANDS))]
+             _row("run", *(palette.OPERAND_NAMES[o] for o in TRAFFIC_CLASSES)),
+             _row("---", *["---:"] * len(TRAFFIC_CLASSES))]
     for run in runs:
         cells = []
-        for operand in OPERANDS:
+        for operand in TRAFFIC_CLASSES:
             row = _find(rows, run.label, "operand", operand)
             cells.append(f"{_mb(row['dram_read_bytes'])} / {_mb(row['dram_write_bytes'])}")
         lines.append(_row(run.label, *cells))
@@ -182,7 +182,7 @@ def _layers(runs, rows, figures, unit: ByteUnit) -> list[str]:
              "layer and phase; `layers.csv` has every counter.", ""]
     for run in runs:
         run_rows = [row for row in rows if row["run"] == run.label]
-        operands = [o for o in OPERANDS
+        operands = [o for o in TRAFFIC_CLASSES
                     if any(row.get(f"dram_read_bytes.{o}", 0) for row in run_rows)]
         lines += [f"### {run.label}", "",
                   _row("layer", "phase", *(f"read: {palette.OPERAND_NAMES[o]}" for o in operands),

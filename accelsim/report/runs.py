@@ -15,10 +15,14 @@ from typing import Any
 
 from accelsim.errors import AccelsimError, ConfigError
 from accelsim.report.labels import describe_training, differing_text
-from accelsim.sim.results import ENERGY_PARTS, OPERANDS
-
-RESULT_FORMAT = "accelsim-result"
-RESULT_VERSION = 1  # SimResult.to_dict() writes this version
+from accelsim.sim.results import (
+    ENERGY_PARTS,
+    RESULT_FORMAT,
+    RESULT_VERSION,
+    TRAFFIC_CLASSES,
+    counter,
+)
+from accelsim.trace.methods import compression_of
 
 METHOD_NAMES = {"dense": "Dense", "dropback": "DropBack", "swd": "SWD",
                 "filter_pruning": "Filter pruning"}
@@ -26,8 +30,8 @@ SECTIONS = ("trace", "hardware", "totals", "by_phase", "layers", "per_step")
 # The trace-header keys a label may need beyond what a result's "trace" section holds.
 SETTING_KEYS = ("dataset", "batch_size", "optimizer", "optimizer_params", "extra")
 ROW_KEYS = ("cycles", *(f"energy_pj.{part}" for part in ENERGY_PARTS),
-            *(f"dram_read_bytes.{operand}" for operand in OPERANDS),
-            *(f"dram_write_bytes.{operand}" for operand in OPERANDS))
+            *(f"dram_read_bytes.{operand}" for operand in TRAFFIC_CLASSES),
+            *(f"dram_write_bytes.{operand}" for operand in TRAFFIC_CLASSES))
 TOTAL_KEYS = (*ROW_KEYS, "training_steps", "weight_dram_read_bytes")
 
 
@@ -96,18 +100,8 @@ class Run:
     @property
     def compression(self) -> float | None:
         """Parameters over stored weights: 1 for dense, None where the trace does not say."""
-        if self.method == "dense":
-            return 1.0
-        params = self.trace.get("method_params") or {}
-        if _is_number(params.get("compression")):
-            return float(params["compression"])
-        total = self.trace.get("params_total")
-        for key in ("stored_weights", "kept_weights"):
-            if _is_number(params.get(key)) and params[key] > 0 and _is_number(total):
-                return float(total) / float(params[key])
-        if _is_number(params.get("target")) and 0 <= params["target"] < 1:
-            return 1.0 / (1.0 - float(params["target"]))
-        return None
+        return compression_of(self.method, self.trace.get("method_params"),
+                              self.trace.get("params_total"))
 
     @property
     def final_accuracy(self) -> float | None:
@@ -124,14 +118,7 @@ class Run:
 
     def total(self, key: str) -> float:
         """A total; DRAM bytes (``dram_bytes`` = read + written) and energy as sums of parts."""
-        ways = {"dram_bytes": ("read", "write"), "dram_read_bytes": ("read",),
-                "dram_write_bytes": ("write",)}.get(key)
-        if ways:
-            return sum(self.totals[f"dram_{way}_bytes.{operand}"]
-                       for way in ways for operand in OPERANDS)
-        if key == "energy_pj":
-            return sum(self.totals[f"energy_pj.{part}"] for part in ENERGY_PARTS)
-        return float(self.totals[key])
+        return counter(self.totals, key)
 
 
 def load_runs(paths: Sequence[str | Path]) -> list[Run]:

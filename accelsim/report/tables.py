@@ -16,7 +16,7 @@ from typing import Any
 from accelsim.hw.units import display_scale
 from accelsim.report.runs import Run
 from accelsim.sim.lowering import PHASES
-from accelsim.sim.results import COUNTER_NAMES, ENERGY_PARTS, OPERANDS
+from accelsim.sim.results import COUNTER_NAMES, ENERGY_PARTS, TRAFFIC_CLASSES, counter
 
 RATIO_METRICS = ("weight_dram_read_bytes", "dram_bytes", "cycles", "energy_pj")
 # (less, more, same, none) phrasing of each ratio in report.md; {x} is the factor
@@ -86,7 +86,8 @@ def dram_by_phase(runs: list[Run]) -> list[dict[str, Any]]:
         by_phase = run.result["by_phase"]
         for phase in ordered(by_phase, PHASES):
             counters = by_phase[phase]
-            read, write = _dram(counters, "read"), _dram(counters, "write")
+            read = counter(counters, "dram_read_bytes")
+            write = counter(counters, "dram_write_bytes")
             rows.append({"run": run.label, "phase": phase, "dram_read_bytes": read,
                          "dram_write_bytes": write, "dram_bytes": read + write,
                          "cycles": counters["cycles"]})
@@ -96,7 +97,7 @@ def dram_by_phase(runs: list[Run]) -> list[dict[str, Any]]:
 def dram_by_operand(runs: list[Run]) -> list[dict[str, Any]]:
     rows = []
     for run in runs:
-        for operand in OPERANDS:
+        for operand in TRAFFIC_CLASSES:
             read = run.totals[f"dram_read_bytes.{operand}"]
             write = run.totals[f"dram_write_bytes.{operand}"]
             rows.append({"run": run.label, "operand": operand, "dram_read_bytes": read,
@@ -110,8 +111,9 @@ def layers(runs: list[Run]) -> list[dict[str, Any]]:
     for run in runs:
         for layer in run.result["layers"]:
             counters = {key: value for key, value in layer.items()
-                        if key not in ("name", "phase")}
-            read, write = _dram(counters, "read"), _dram(counters, "write")
+                        if key not in ("name", "phase", "mapping", "mappings")}
+            read = counter(counters, "dram_read_bytes")
+            write = counter(counters, "dram_write_bytes")
             rows.append({"run": run.label, "layer": layer["name"], "phase": layer["phase"],
                          "dram_read_bytes": read, "dram_write_bytes": write,
                          **{key: counters[key] for key in ordered(counters, COUNTER_NAMES)}})
@@ -199,10 +201,6 @@ def _ratio(baseline: float, value: float) -> float:
     if value > 0:
         return baseline / value
     return 1.0 if baseline == 0 else math.inf
-
-
-def _dram(counters: dict[str, float], way: str) -> float:
-    return sum(counters.get(f"dram_{way}_bytes.{operand}", 0.0) for operand in OPERANDS)
 
 
 def ordered(keys, order) -> list[str]:

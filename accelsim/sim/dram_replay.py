@@ -28,7 +28,7 @@ from accelsim.sim.dram import (
     simulate_dram,
 )
 from accelsim.sim.placement import Placement, StepRequests
-from accelsim.sim.results import INDEX, OPERANDS, SimResult
+from accelsim.sim.results import SimResult, counter
 from accelsim.trace import StepRecord, TraceHeader, TraceReader
 
 DRAM_MODELS = ("bandwidth", "burst")
@@ -127,10 +127,9 @@ def burst_dram(result: SimResult, hw: Hardware, header: TraceHeader,
         back_to_back.add(simulate_dram(dram, requests.addresses, requests.is_write, None,
                                        requests.stream, window=window))
         step_rows = rows[index]
-        moved = sum(step_rows[..., INDEX[f"dram_{d}_bytes.{o}"]].sum()
-                    for d in ("read", "write") for o in OPERANDS)
-        energy = float(step_rows[..., INDEX["energy_pj.dram"]].sum())
-        seconds = float(step_rows[..., INDEX["cycles"]].sum()) / hw.array.clock_hz
+        moved = float(counter(step_rows, "dram_bytes").sum())
+        energy = float(counter(step_rows, "energy_pj.dram").sum())
+        seconds = float(counter(step_rows, "cycles").sum()) / hw.array.clock_hz
         counter_bytes += float(moved)
         bandwidth_energy += energy
         replay_seconds += seconds

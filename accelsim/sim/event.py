@@ -14,7 +14,7 @@ One generator per active unit, at tile granularity (no per-cycle polling):
 Loads and stores really delay each other on the channel (a SimPy Resource served first
 come, first served), which the fast fidelity approximates by charging each tile
 ``max(compute, (loads + stores) / bandwidth, regen)``. Both replay the same tiles
-(accelsim.sim.gemm_cost.tile_schedule), so every count is identical and only cycles can
+(accelsim.sim.pipeline.TileSchedule), so every count is identical and only cycles can
 differ; tests hold them within 2%.
 """
 
@@ -22,14 +22,14 @@ from __future__ import annotations
 
 import simpy
 
-from accelsim.sim.gemm_cost import TileSchedule
+from accelsim.sim.pipeline import TileSchedule
 
 BUFFER_HALVES = 2  # double buffering: one half computes while the other fills
 
 
 def event_cycles(schedule: TileSchedule) -> float:
     """Cycles from the first load request to the last store of the schedule."""
-    tiles = len(schedule.compute)
+    tiles = len(schedule.compute_cycles)
     if tiles == 0:
         return 0.0
     env = simpy.Environment()
@@ -38,11 +38,11 @@ def event_cycles(schedule: TileSchedule) -> float:
     out_halves = simpy.Container(env, capacity=BUFFER_HALVES, init=BUFFER_HALVES)
     loaded = [env.event() for _ in range(tiles)]
     computed = [env.event() for _ in range(tiles)]
-    bandwidth = schedule.bytes_per_cycle
+    bandwidth = schedule.dram_bytes_per_cycle
     finished = []
 
     def regenerate(t):
-        yield env.timeout(schedule.regen[t])
+        yield env.timeout(schedule.regen_cycles[t])
 
     def loader():
         for t in range(tiles):
@@ -50,7 +50,7 @@ def event_cycles(schedule: TileSchedule) -> float:
             regen = env.process(regenerate(t))
             with channel.request() as turn:
                 yield turn
-                yield env.timeout(schedule.load[t] / bandwidth)
+                yield env.timeout(schedule.load_bytes[t] / bandwidth)
             yield regen
             loaded[t].succeed()
 
@@ -58,7 +58,7 @@ def event_cycles(schedule: TileSchedule) -> float:
         for t in range(tiles):
             yield loaded[t]
             yield out_halves.get(1)
-            yield env.timeout(schedule.compute[t])
+            yield env.timeout(schedule.compute_cycles[t])
             yield in_halves.put(1)
             computed[t].succeed()
 
@@ -67,7 +67,7 @@ def event_cycles(schedule: TileSchedule) -> float:
             yield computed[t]
             with channel.request() as turn:
                 yield turn
-                yield env.timeout(schedule.store[t] / bandwidth)
+                yield env.timeout(schedule.store_bytes[t] / bandwidth)
             yield out_halves.put(1)
         finished.append(env.now)
 

@@ -16,7 +16,7 @@ DRAM footprint is the real tensor (``*_bytes``), never the im2col duplication. T
 GEMM layer has no ``bwd_data`` (nothing upstream needs its input gradient). Norm,
 activation and pooling layers are fused into the GEMM layer that produces their input:
 they move no data of their own. The update phase is a streaming pass over each layer's
-parameter tensors, lowered in :mod:`accelsim.sim.replay`.
+parameter tensors (:class:`UpdatePass`), counted in :mod:`accelsim.sim.replay`.
 """
 
 from __future__ import annotations
@@ -70,9 +70,32 @@ class GemmLayer:
         )
 
 
+# What each role moves as, in the results' traffic classes (accelsim.sim.results).
+TRAFFIC_CLASS = {"inputs": "inputs", "outputs": "outputs", "weights": "weights",
+                 "grad_outputs": "gradients", "grad_inputs": "gradients",
+                 "grad_weights": "gradients"}
+
+
+@dataclass(frozen=True)
+class Operand:
+    """One operand of a GEMM: its role in the phase, the traffic class its DRAM bytes are
+    counted in, and its compulsory elements (whole batch, all groups)."""
+
+    role: str
+    elements: int
+
+    @property
+    def traffic(self) -> str:
+        return TRAFFIC_CLASS[self.role]
+
+    @property
+    def is_weight(self) -> bool:
+        return self.role == "weights"
+
+
 @dataclass(frozen=True)
 class Gemm:
-    """One phase of one layer as array work, with its operands' roles and footprints."""
+    """One phase of one layer as array work: ``O = A . B`` with its operands as data."""
 
     layer: str
     phase: str
@@ -80,17 +103,49 @@ class Gemm:
     k: int
     n: int
     groups: int
-    a_role: str
-    b_role: str
-    o_role: str
-    a_elements: int  # compulsory elements of each operand (whole batch, all groups)
-    b_elements: int
-    o_elements: int
-    weight_operand: str  # "b" when B is the weight tensor, "" otherwise
+    a: Operand
+    b: Operand
+    o: Operand
+
+    @property
+    def operands(self) -> tuple[Operand, Operand, Operand]:
+        return self.a, self.b, self.o
+
+    @property
+    def roles(self) -> tuple[str, str, str]:
+        return self.a.role, self.b.role, self.o.role
 
     @property
     def macs(self) -> int:
         return self.m * self.k * self.n * self.groups
+
+
+@dataclass(frozen=True)
+class InputSource:
+    """Where a GEMM layer's input comes from: the previous GEMM layer's output (through
+    fused norm, activation and pooling layers) when its channels are that output's
+    channels, maybe flattened (``channel_repeat`` inputs per output channel); it is that
+    very tensor (``same_tensor``) when nothing between changed its size."""
+
+    previous: GemmLayer | None
+    channel_repeat: int = 1
+    same_tensor: bool = False
+
+
+def input_sources(layers: list[GemmLayer]) -> list[InputSource]:
+    """The :class:`InputSource` of every GEMM layer, in execution order: the one rule for
+    the replay (pruned filters remove the next layer's input channels) and for DRAM
+    placement (a layer reads the tensor the previous one wrote)."""
+    out, previous = [], None
+    for layer in layers:
+        if previous is not None and layer.in_channels % previous.out_channels == 0:
+            out.append(InputSource(
+                previous, layer.in_channels // previous.out_channels,
+                previous.batch * previous.out_elements == layer.batch * layer.in_elements))
+        else:
+            out.append(InputSource(None))
+        previous = layer
+    return out
 
 
 def _channels(shape: tuple[int, ...]) -> int:
@@ -144,14 +199,40 @@ def lower(layer: GemmLayer, phase: str) -> Gemm | None:
     outputs = layer.batch * layer.out_elements
     weights = kw * f * g
     if phase == "fwd":
-        return Gemm(layer.name, phase, p, kw, f, g, "inputs", "weights", "outputs",
-                    inputs, weights, outputs, "b")
+        return Gemm(layer.name, phase, p, kw, f, g, Operand("inputs", inputs),
+                    Operand("weights", weights), Operand("outputs", outputs))
     if phase == "bwd_data":
         if layer.first:
             return None
-        return Gemm(layer.name, phase, p, f, kw, g, "grad_outputs", "weights", "grad_inputs",
-                    outputs, weights, inputs, "b")
+        return Gemm(layer.name, phase, p, f, kw, g, Operand("grad_outputs", outputs),
+                    Operand("weights", weights), Operand("grad_inputs", inputs))
     if phase == "bwd_weight":
-        return Gemm(layer.name, phase, kw, p, f, g, "inputs", "grad_outputs", "grad_weights",
-                    inputs, outputs, weights, "")
+        return Gemm(layer.name, phase, kw, p, f, g, Operand("inputs", inputs),
+                    Operand("grad_outputs", outputs), Operand("grad_weights", weights))
     return None
+
+
+# What the update phase moves per parameter tensor, as (traffic class, direction): the
+# stored values and their metadata are read and written back, the weight gradient is
+# read, the optimizer state is read and written.
+UPDATE_TRAFFIC = (("weights", "read"), ("metadata", "read"), ("weights", "write"),
+                  ("metadata", "write"), ("gradients", "read"), ("optimizer_state", "read"),
+                  ("optimizer_state", "write"))
+
+
+@dataclass(frozen=True)
+class UpdatePass:
+    """The update phase of one layer: a streaming pass over its parameter tensors
+    (weights, biases, norm parameters alike) moving :data:`UPDATE_TRAFFIC` for each."""
+
+    layer: str
+    tensor_ids: tuple[int, ...]
+
+    def moves(self, traffic: str, direction: str) -> bool:
+        return (traffic, direction) in UPDATE_TRAFFIC
+
+
+def update_passes(header: TraceHeader) -> list[UpdatePass]:
+    """The update phase of every layer that owns parameters, in header order."""
+    return [UpdatePass(info.name, tuple(info.tensor_ids)) for info in header.layers
+            if info.tensor_ids]

@@ -39,11 +39,19 @@ import numpy as np
 from accelsim.errors import ConfigError
 from accelsim.hw import Hardware
 from accelsim.sim.dram import STREAM_NAMES, bursts_for_extents
-from accelsim.sim.lowering import GemmLayer, gemm_layers, lower
-from accelsim.sim.replay import ROLE_OPERAND, fill_rule
-from accelsim.sim.results import INDEX, OPERANDS
-from accelsim.sim.storage import weight_fetch
+from accelsim.sim.lowering import (
+    PHASES,
+    GemmLayer,
+    Operand,
+    gemm_layers,
+    input_sources,
+    lower,
+    update_passes,
+)
+from accelsim.sim.results import INDEX, TRAFFIC_CLASSES
+from accelsim.sim.storage import fill_rule, weight_fetch
 from accelsim.trace import StepRecord, TraceHeader
+from accelsim.trace.methods import method_meaning
 
 LAYOUTS = ("compact", "scattered")
 DIRECTIONS = ("read", "write")
@@ -154,9 +162,12 @@ class Placement:
         # DRAM clock cycles per array clock cycle.
         self.dram_cycles_per_cycle = 1.0 / (hw.array.clock_hz * hw.dram.tck_s)
         # What stands in for a weight that is not stored (the replay's rule).
-        self.fill = fill_rule(header.method, hw.regen is not None)
+        self.fill = fill_rule(method_meaning(header.method), hw.regen is not None)
         self.gemm = {layer.name: layer for layer in gemm_layers(header)}
-        self.layer_tensors = {layer.name: tuple(layer.tensor_ids) for layer in header.layers}
+        # Each GEMM phase lowered once: the operands every request stream is placed by.
+        self.lowered = {(layer.name, phase): lower(layer, phase)
+                        for layer in self.gemm.values() for phase in PHASES}
+        self.updates = {update.layer: update for update in update_passes(header)}
         self.regions: dict[str, Region] = {}
         self._end = 0
         self._place(dtypes)
@@ -179,13 +190,15 @@ class Placement:
             # is kept dense). Scattered: dense values, then the index list behind them.
             self._allocate(f"weights/{info.tensor_id}", dense_bytes * (2 if scattered else 1))
         # Activations and their gradients: a layer's input is the previous GEMM layer's
-        # output when they have the same size (norm/activation layers between are fused).
+        # output when it is that very tensor (lowering.input_sources: norm and activation
+        # layers between are fused).
         act, grad = dtypes.activations_bytes, dtypes.gradients_bytes
         self.act_in, self.act_out, self.grad_in, self.grad_out = {}, {}, {}, {}
-        previous: GemmLayer | None = None
-        for layer in self.gemm.values():
+        layers = list(self.gemm.values())
+        for layer, source in zip(layers, input_sources(layers), strict=True):
             inputs, outputs = layer.batch * layer.in_elements, layer.batch * layer.out_elements
-            if previous is not None and previous.batch * previous.out_elements == inputs:
+            if source.same_tensor:
+                previous = source.previous
                 self.act_in[layer.name] = self.act_out[previous.name]
                 self.grad_in[layer.name] = self.grad_out[previous.name]
             else:
@@ -197,7 +210,6 @@ class Placement:
                                                       outputs * act)
             self.grad_out[layer.name] = self._allocate(f"gradients/{layer.name}.out",
                                                        outputs * grad)
-            previous = layer
         for info in header.tensors:
             self._allocate(f"weight_gradients/{info.tensor_id}", info.numel * grad)
         if per_weight:
@@ -261,10 +273,10 @@ class Placement:
         pieces = [make(tid, tensors[tid]) for tid in tids]
         return [piece for piece in pieces if piece.counted_bytes > 0]
 
-    def _role_pieces(self, layer: GemmLayer, role: str, operand: str,
+    def _role_pieces(self, layer: GemmLayer, role: str, traffic: str,
                      tensors: dict[int, TensorStep]) -> list[Piece]:
         if role == "weights":
-            return self._weight_pieces([layer.weight_tensor], operand, tensors)
+            return self._weight_pieces([layer.weight_tensor], traffic, tensors)
         if role == "grad_weights":
             region = self.regions[f"weight_gradients/{layer.weight_tensor}"]
         else:
@@ -278,44 +290,42 @@ class Placement:
         """Where the counter's bytes come from: (pieces, bytes) pairs."""
         total = counters[INDEX[f"dram_{direction}_bytes.{operand}"]]
         if phase == "update":
-            tids = self.layer_tensors[layer_name]
+            update = self.updates[layer_name]
+            tids = update.tensor_ids
+            if not update.moves(operand, direction):
+                return [([], total)]
             if operand in ("weights", "metadata"):
                 return [(self._weight_pieces(tids, operand, tensors), total)]
-            if operand == "gradients" and direction == "read":
-                regions = [self.regions[f"weight_gradients/{tid}"] for tid in tids]
-            elif operand == "optimizer_state":
+            if operand == "optimizer_state":
                 return [([Piece.extent(self.regions[f"optimizer_state/{tid}"].start,
                                        tensors[tid].state_bytes) for tid in tids
                           if tensors[tid].state_bytes], total)]
-            else:
-                regions = []
+            regions = [self.regions[f"weight_gradients/{tid}"] for tid in tids]
             return [([Piece.extent(r.start, r.capacity_bytes) for r in regions], total)]
         layer = self.gemm.get(layer_name)
-        gemm = lower(layer, phase) if layer is not None else None
+        gemm = self.lowered.get((layer_name, phase))
         if gemm is None:
             return [([], total)]
 
-        def carries(role: str) -> bool:
-            return ROLE_OPERAND[role] == operand or (operand == "metadata" and role == "weights")
+        def carries(op: Operand) -> bool:
+            return op.traffic == operand or (operand == "metadata" and op.is_weight)
 
-        out_role = gemm.o_role
         if direction == "write":
-            pieces = self._role_pieces(layer, out_role, operand, tensors) if carries(out_role) \
-                else []
+            pieces = self._role_pieces(layer, gemm.o.role, operand, tensors) \
+                if carries(gemm.o) else []
             return [(pieces, total)]
         # Reads: the A or B operand, plus spilled partial sums read back from the output.
-        spill = counters[INDEX["psum_spill_bytes"]] / 2 if ROLE_OPERAND[out_role] == operand \
-            else 0.0
+        spill = counters[INDEX["psum_spill_bytes"]] / 2 if gemm.o.traffic == operand else 0.0
         spill = min(spill, total)
         sources = []
-        inputs = [role for role in (gemm.a_role, gemm.b_role) if carries(role)]
+        inputs = [op for op in (gemm.a, gemm.b) if carries(op)]
         if inputs:
-            sources.append((self._role_pieces(layer, inputs[0], operand, tensors),
+            sources.append((self._role_pieces(layer, inputs[0].role, operand, tensors),
                             total - spill))
         else:
             spill = total
         if spill > 0:
-            sources.append((self._role_pieces(layer, out_role, operand, tensors), spill))
+            sources.append((self._role_pieces(layer, gemm.o.role, operand, tensors), spill))
         return sources
 
     def step_requests(self, rows: np.ndarray, layers: Sequence[str], phases: Sequence[str],
@@ -329,7 +339,7 @@ class Placement:
         for position, (li, pi) in enumerate(execution_order(layers, phases)):
             counters = rows[li, pi]
             durations.append(counters[INDEX["cycles"]] * self.dram_cycles_per_cycle)
-            for operand in OPERANDS:
+            for operand in TRAFFIC_CLASSES:
                 for direction in DIRECTIONS:
                     counter = counters[INDEX[f"dram_{direction}_bytes.{operand}"]]
                     if counter <= 0:

@@ -24,6 +24,7 @@ import numpy as np
 
 from accelsim.errors import ConfigError, TraceError
 from accelsim.hw.description import Storage
+from accelsim.sim.dataflow import Mapping
 from accelsim.sim.gemm_cost import (
     ArrayConfig,
     GemmShape,
@@ -31,16 +32,23 @@ from accelsim.sim.gemm_cost import (
     gemm_cost,
     mapping_traffic,
 )
-from accelsim.sim.lowering import PHASES, Gemm, GemmLayer, gemm_layers, lower
-from accelsim.sim.results import ENERGY_PARTS, INDEX, OPERANDS, SimResult
-from accelsim.sim.storage import weight_fetch, weight_fetch_arrays
+from accelsim.sim.lowering import (
+    PHASES,
+    Gemm,
+    GemmLayer,
+    gemm_layers,
+    input_sources,
+    lower,
+    update_passes,
+)
+from accelsim.sim.pricing import Prices, price_result
+from accelsim.sim.results import INDEX, SimResult, counter, sampling_error
+from accelsim.sim.storage import fill_rule, weight_fetch, weight_fetch_arrays
 from accelsim.sim.tracker import StoredSetTracker
 from accelsim.trace import StepRecord, TraceHeader, TraceReader
+from accelsim.trace.methods import method_meaning
 
 FIDELITIES = ("fast", "event")
-REGENERATING_METHODS = ("dropback",)
-ROLE_OPERAND = {"inputs": "inputs", "outputs": "outputs", "grad_outputs": "gradients",
-                "grad_inputs": "gradients", "grad_weights": "gradients", "weights": "weights"}
 
 
 @dataclass(frozen=True)
@@ -56,39 +64,41 @@ class SimParams:
     state_bytes: int
     storage: Storage
     has_regen: bool
-    regen_pj_per_value: float
-    mac_pj: float
-    sram_read_pj_per_byte: float
-    sram_write_pj_per_byte: float
-    dram_read_pj_per_byte: float
-    dram_write_pj_per_byte: float
-    leakage_w: float
     update_lanes: int  # elementwise update operations per cycle
+    prices: Prices  # applied to the counts once they are complete (accelsim.sim.pricing)
+    # Mappings the description pins: (layer, phase) -> Mapping; phase "" pins every phase.
+    pinned: tuple[tuple[str, str, Mapping], ...] = ()
 
-
-def fill_rule(method: str, has_regen: bool) -> str:
-    """What replaces a weight that is not stored (storage.weight_fetch's ``fill``):
-    DropBack resets it to its initial value — "regen" on chip, or "none" (fetched like
-    a stored one) without a unit; pruning methods leave a "zero", which a sparse format
-    decodes for free."""
-    if method in REGENERATING_METHODS:
-        return "regen" if has_regen else "none"
-    return "zero"
+    def pinned_mapping(self, layer: str, phase: str) -> Mapping | None:
+        for name, pinned_phase, mapping in self.pinned:
+            if name == layer and pinned_phase in ("", phase):
+                return mapping
+        return None
 
 
 @dataclass(frozen=True)
-class PhaseWork:
-    """What one layer-phase's cycles were computed from at one step: the inputs of its
-    tile schedule (the reference state's, when the step reused one's cycles)."""
+class PhaseCost:
+    """One layer-phase at one weight state: the record the replay computes its cycles
+    from (cached per layer, phase, live filters, reference state and mapping) and that
+    timeline exports read — the GEMM with its operands, the mapping, the tile inputs
+    (shape, regenerated values, per-fold shares) and the cycles they give."""
 
-    layer: str
-    phase: str
-    shape: GemmShape
-    regen_values: float
+    gemm: Gemm
+    mapping: Mapping
+    shape: GemmShape  # one group
+    regen_values: float  # per group, per fetch of B
     fold_weight_share: np.ndarray | None
     fold_regen_share: np.ndarray | None
-    mapping: tuple[int, bool]
-    streams: tuple[str, str, str]  # operands moved as A, B and O
+    cycles: float  # all groups
+    compute_cycles: int  # all groups
+
+    @property
+    def layer(self) -> str:
+        return self.gemm.layer
+
+    @property
+    def phase(self) -> str:
+        return self.gemm.phase
 
 
 DEFAULT_CYCLE_TOLERANCE = 0.01
@@ -119,30 +129,38 @@ class Replay:
                               "in [0, 1)")
         self.header, self.params, self.fidelity = header, params, fidelity
         self.tolerance = float(cycle_tolerance)
-        self.fill = fill_rule(header.method, params.has_regen)
+        self.fill = fill_rule(method_meaning(header.method), params.has_regen)
         self.phases = [p for p in PHASES if p in set(phases)]
         unknown = set(phases) - set(PHASES)
         if unknown:
             raise ConfigError(f"unknown phase(s) {', '.join(sorted(unknown))}; "
                               f"choose from {','.join(PHASES)}")
         self.layers: list[GemmLayer] = gemm_layers(self.header)
-        self.update_layers = [layer for layer in self.header.layers if layer.tensor_ids]
-        self.layer_names = [layer.name for layer in self.update_layers]
+        names = [layer.name for layer in self.layers]
+        for layer, _, _ in params.pinned:
+            if layer not in names:
+                raise ConfigError(f"{params.name}: [[mapping]] pins layer {layer!r}, which is "
+                                  f"not a GEMM layer of {header.net} ({', '.join(names)})")
+        self.updates = update_passes(self.header)
+        self.layer_names = [update.layer for update in self.updates]
         cfg = params.array
         self.weighted = [layer for layer in self.layers if layer.weight_tensor is not None]
         grids = []
         for layer in self.weighted:
             k, n = layer.weight_k, layer.out_channels
-            # The fold grid of the forward pass on a ws array (one fold otherwise).
-            grid = (cfg.rows, cfg.cols) if cfg.dataflow == "ws" else (k, n)
-            grids.append((layer.weight_tensor, k, n, *grid))
+            grids.append((layer.weight_tensor, k, n,
+                          *cfg.flow.weight_fold_grid(k, n, cfg.rows, cfg.cols)))
         self.tracker = StoredSetTracker(header, grids, params.storage, params.weight_bytes,
                                         self.fill, cfg.dram_bytes_per_cycle, cfg.regen_lanes,
                                         self.tolerance)
-        self._cycles: dict[tuple, tuple[float, int]] = {}
+        self._costs: dict[tuple, PhaseCost] = {}
         self._live: dict[tuple, list[GemmLayer]] = {}
+        self.sources = input_sources(self.layers)
+        # (layer, phase) -> {mapping: training steps it served}
+        self.mappings: dict[tuple[str, str], dict[Mapping, float]] = {}
+        self.regen_cost_range = (-np.inf, np.inf)  # see gemm_cost.MappingChoice
         self.filters: dict[int, int] = {}  # structure-mask entries per tensor
-        self.work: dict[int, list[PhaseWork]] | None = None  # a dict: collect PhaseWork
+        self.work: dict[int, list[PhaseCost]] | None = None  # a dict: collect PhaseCosts
 
     # -- pass 1: follow the stored sets ------------------------------------------------
     def follow(self, records: Iterable[StepRecord], chosen: set[int] | None = None,
@@ -177,32 +195,33 @@ class Replay:
                       if layer.weight_tensor in structure else layer.out_channels
                       for layer in self.layers)
         if alive not in self._live:
-            live, upstream = [], None  # (out_channels, live filters) of the previous layer
-            for layer, out_alive in zip(self.layers, alive, strict=True):
+            live, previous_alive = [], None
+            for layer, source, out_alive in zip(self.layers, self.sources, alive, strict=True):
                 in_alive = layer.in_channels
-                if upstream and upstream[1] < upstream[0] and \
-                        layer.in_channels % upstream[0] == 0:
+                if source.previous is not None:
                     # Its inputs are the previous layer's channels (maybe flattened).
-                    in_alive = layer.in_channels // upstream[0] * upstream[1]
+                    in_alive = source.channel_repeat * previous_alive
                 live.append(layer.alive(out_alive, in_alive))
-                upstream = (layer.out_channels, out_alive)
+                previous_alive = out_alive
             self._live[alive] = live
         return alive
 
     # -- pass 2: counters for all chosen steps -----------------------------------------
-    def counters(self, steps: _Steps, weights: np.ndarray,
+    def counters(self, steps: _Steps, step_weight: np.ndarray,
                  keep_rows: bool) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
-        """(rows or None, layer_rows, step_rows) of the followed steps."""
+        """(rows or None, layer_rows, step_rows) of the followed steps; ``step_weight``:
+        the training steps each stands for."""
         n, c = len(steps.step), len(INDEX)
         position = {name: i for i, name in enumerate(self.layer_names)}
-        shape = (len(self.update_layers), len(self.phases), c)
+        shape = (len(self.updates), len(self.phases), c)
         rows = np.zeros((n, *shape)) if keep_rows else None
         layer_rows = np.zeros(shape)
-        step_rows = np.zeros((n, len(self.phases), c))
+        step_rows = np.zeros((n, c))
+        self.step_weight = step_weight
 
         def add(li: int, pi: int, block: np.ndarray, where: np.ndarray) -> None:
-            layer_rows[li, pi] += weights[where] @ block
-            step_rows[where, pi] += block
+            layer_rows[li, pi] += step_weight[where] @ block
+            step_rows[where] += block
             if rows is not None:
                 rows[where, li, pi] += block
 
@@ -224,8 +243,8 @@ class Replay:
         if "update" in self.phases:
             pi = self.phases.index("update")
             every = np.arange(n)
-            for li, info in enumerate(self.update_layers):
-                add(li, pi, self._update_rows(steps, info.tensor_ids), every)
+            for li, update in enumerate(self.updates):
+                add(li, pi, self._update_rows(steps, update.tensor_ids), every)
         return rows, layer_rows, step_rows
 
     def _phase_rows(self, layer: GemmLayer, live: GemmLayer, phase: str, steps: _Steps,
@@ -236,15 +255,13 @@ class Replay:
         if gemm is None:
             return rows
         p = self.params
-        sizes = {"weights": p.weight_bytes, "inputs": p.activation_bytes,
-                 "outputs": p.activation_bytes, "grad_outputs": p.gradient_bytes,
-                 "grad_inputs": p.gradient_bytes, "grad_weights": p.gradient_bytes}
+        sizes = self._sizes()
         g = gemm.groups
         fetch = None
         refs = np.full(where.size, -1, dtype=np.int64)
-        b_bytes = np.full(where.size, float(gemm.b_elements * sizes[gemm.b_role]))
-        if gemm.weight_operand == "b":
-            stored, padding = np.full(where.size, gemm.b_elements), np.zeros(where.size)
+        b_bytes = np.full(where.size, float(gemm.b.elements * sizes[gemm.b.role]))
+        if gemm.b.is_weight:
+            stored, padding = np.full(where.size, gemm.b.elements), np.zeros(where.size)
             if wi is not None:
                 column = self.tracker.column[layer.weight_tensor]
                 # Structural pruning: the live filters are stored densely, the dead ones
@@ -252,44 +269,41 @@ class Replay:
                 sparse = steps.alive[where, column] < 0
                 stored = np.where(sparse, steps.stored[where, column], stored)
                 padding = np.where(sparse, steps.padding[where, column], 0)
-                # Only a sparse forward fetch on ws follows the mask fold by fold; other
-                # phases see the weight's totals.
-                by_fold = phase == "fwd" and p.array.dataflow == "ws"
+                # Only a forward pass that holds the weights stationary (B) follows the
+                # mask fold by fold; other phases and dataflows see the weight's totals.
+                by_fold = phase == "fwd" and p.array.flow.stationary == "b"
                 chosen_refs = steps.refs if by_fold else steps.total_refs
                 refs = np.where(sparse, chosen_refs[where, wi], -1)
-            fetch = weight_fetch_arrays(gemm.b_elements, stored, padding, p.weight_bytes,
+            fetch = weight_fetch_arrays(gemm.b.elements, stored, padding, p.weight_bytes,
                                         p.storage, self.fill)
             b_bytes = fetch["total_bytes"]
         shape = self._shape(gemm, sizes, b_bytes / g)
         regen = fetch["regen_values"] / g if fetch else np.zeros(where.size)
-        choice, candidates = choose_mappings(shape, p.array, regen)
+        choice = choose_mappings(shape, p.array, regen, p.pinned_mapping(layer.name, phase))
+        self._note_choice(layer.name, phase, choice, where)
         cycles = np.zeros(where.size)
         compute = np.zeros(where.size)
         traffic = [np.zeros(where.size) for _ in range(4)]
-        for mapping_index in np.unique(choice):
-            chosen = choice == mapping_index
-            mapping = candidates[mapping_index]
+        for mapping_index in np.unique(choice.index):
+            chosen = choice.index == mapping_index
+            mapping = choice.candidates[mapping_index]
             for part, values in zip(traffic, mapping_traffic(shape, p.array, mapping),
                                     strict=True):
                 part[chosen] = values if np.ndim(values) == 0 else values[chosen]
             for ref in np.unique(refs[chosen]):
                 at = chosen & (refs == ref)
-                cycles[at], compute[at] = self._reference_cycles(
-                    layer, live, gemm, phase, sizes, int(ref), mapping)
+                cost = self._phase_cost(layer, live, gemm, sizes, int(ref), mapping)
+                cycles[at], compute[at] = cost.cycles, cost.compute_cycles
                 if self.work is not None:
-                    item = PhaseWork(layer.name, phase,
-                                     *self._reference_inputs(gemm, phase, sizes, int(ref)),
-                                     mapping, tuple(ROLE_OPERAND[r] for r in (
-                                         gemm.a_role, gemm.b_role, gemm.o_role)))
                     for i in np.flatnonzero(at):
-                        self.work.setdefault(steps.step[where[i]], []).append(item)
+                        self.work.setdefault(steps.step[where[i]], []).append(cost)
         a_reads, b_reads, o_writes, spill = traffic
         b_fetches = np.maximum(1.0, np.rint(np.divide(
             b_reads, shape.b_bytes, out=np.ones_like(b_reads), where=shape.b_bytes != 0)))
         rows[:, INDEX["macs"]] = gemm.macs
         rows[:, INDEX["compute_cycles"]] = compute
         rows[:, INDEX["cycles"]] = cycles
-        rows[:, INDEX[f"dram_read_bytes.{ROLE_OPERAND[gemm.a_role]}"]] += a_reads * g
+        rows[:, INDEX[f"dram_read_bytes.{gemm.a.traffic}"]] += a_reads * g
         if fetch is not None:
             total = fetch["total_bytes"]
             scale = np.divide(b_reads * g, total, out=np.zeros_like(total), where=total != 0)
@@ -297,40 +311,63 @@ class Replay:
             rows[:, INDEX["dram_read_bytes.metadata"]] += fetch["metadata_bytes"] * scale
             rows[:, INDEX["regen_values"]] = fetch["regen_values"] * b_fetches
         else:
-            rows[:, INDEX[f"dram_read_bytes.{ROLE_OPERAND[gemm.b_role]}"]] += b_reads * g
-        out = ROLE_OPERAND[gemm.o_role]
+            rows[:, INDEX[f"dram_read_bytes.{gemm.b.traffic}"]] += b_reads * g
+        out = gemm.o.traffic
         rows[:, INDEX[f"dram_write_bytes.{out}"]] += o_writes * g + spill * g / 2
         rows[:, INDEX[f"dram_read_bytes.{out}"]] += spill * g / 2
         rows[:, INDEX["refetch_bytes"]] = (a_reads - shape.a_bytes) * g \
             + (b_reads - shape.b_bytes) * g
         rows[:, INDEX["psum_spill_bytes"]] = spill * g
-        self._sram_counts(rows, gemm, sizes, a_reads * g + b_reads * g + spill * g / 2)
-        self._energy(rows)
+        a_sram, b_sram, writes, psums = p.array.flow.sram_traffic(
+            gemm.m, gemm.k, gemm.n, p.array.rows, p.array.cols,
+            *(sizes[role] for role in gemm.roles))
+        rows[:, INDEX["sram_read_bytes"]] = (a_sram + b_sram + psums) * g
+        # What arrives from DRAM is written into SRAM too.
+        rows[:, INDEX["sram_write_bytes"]] = writes * g + (a_reads * g + b_reads * g
+                                                           + spill * g / 2)
         return rows
+
+    def _note_choice(self, layer: str, phase: str, choice, where: np.ndarray) -> None:
+        """Tally the training steps each mapping served; narrow the stable price range."""
+        served = self.mappings.setdefault((layer, phase), {})
+        weights = np.bincount(choice.index, weights=self.step_weight[where],
+                              minlength=len(choice.candidates))
+        for index in np.flatnonzero(weights):
+            mapping = choice.candidates[index]
+            served[mapping] = served.get(mapping, 0.0) + float(weights[index])
+        low, high = choice.regen_cost_range
+        self.regen_cost_range = (max(self.regen_cost_range[0], low),
+                                 min(self.regen_cost_range[1], high))
+
+    def _sizes(self) -> dict[str, int]:
+        p = self.params
+        return {"weights": p.weight_bytes, "inputs": p.activation_bytes,
+                "outputs": p.activation_bytes, "grad_outputs": p.gradient_bytes,
+                "grad_inputs": p.gradient_bytes, "grad_weights": p.gradient_bytes}
 
     def _shape(self, gemm: Gemm, sizes: dict[str, int], b_bytes) -> GemmShape:
         g = gemm.groups
-        return GemmShape(gemm.m, gemm.k, gemm.n, g, gemm.a_elements * sizes[gemm.a_role] / g,
-                         b_bytes, gemm.o_elements * sizes[gemm.o_role] / g,
-                         gemm.m * gemm.n * sizes[gemm.o_role],
-                         b_footprint_bytes=gemm.b_elements * sizes[gemm.b_role] / g)
+        return GemmShape(gemm.m, gemm.k, gemm.n, g, gemm.a.elements * sizes[gemm.a.role] / g,
+                         b_bytes, gemm.o.elements * sizes[gemm.o.role] / g,
+                         gemm.m * gemm.n * sizes[gemm.o.role],
+                         b_footprint_bytes=gemm.b.elements * sizes[gemm.b.role] / g)
 
-    def _reference_cycles(self, layer: GemmLayer, live: GemmLayer, gemm: Gemm, phase: str,
-                          sizes: dict[str, int], ref: int,
-                          mapping: tuple[int, bool]) -> tuple[float, int]:
-        """(cycles, compute cycles) of the GEMM (all groups) under ``mapping`` with the
-        weight in reference state ``ref`` (-1: dense), computed once."""
-        key = (layer.name, live.out_channels, live.in_channels, phase, ref, mapping)
-        known = self._cycles.get(key)
+    def _phase_cost(self, layer: GemmLayer, live: GemmLayer, gemm: Gemm,
+                    sizes: dict[str, int], ref: int, mapping: Mapping) -> PhaseCost:
+        """The GEMM under ``mapping`` with the weight in reference state ``ref`` (-1:
+        dense), computed once."""
+        key = (layer.name, live.out_channels, live.in_channels, gemm.phase, ref, mapping)
+        known = self._costs.get(key)
         if known is not None:
             return known
-        shape, regen, share, regen_share = self._reference_inputs(gemm, phase, sizes, ref)
+        shape, regen, share, regen_share = self._reference_inputs(gemm, gemm.phase, sizes,
+                                                                  ref)
         cost = gemm_cost(shape, self.params.array, regen_values=regen,
                          fold_weight_share=share, fold_regen_share=regen_share,
                          fidelity=self.fidelity, mapping=mapping)
-        # gemm_cost counts all groups; the caller scales one group's figures.
-        known = (cost.cycles, cost.compute_cycles)  # all groups
-        self._cycles[key] = known
+        known = PhaseCost(gemm, mapping, shape, regen, share, regen_share, cost.cycles,
+                          cost.compute_cycles)
+        self._costs[key] = known
         return known
 
     def _reference_inputs(self, gemm: Gemm, phase: str, sizes: dict[str, int],
@@ -339,27 +376,28 @@ class Replay:
         one group with the weight in reference state ``ref`` (-1: dense)."""
         p = self.params
         g = gemm.groups
-        b_bytes = gemm.b_elements * sizes[gemm.b_role]
+        b_bytes = gemm.b.elements * sizes[gemm.b.role]
         regen, share, regen_share = 0.0, None, None
         if ref >= 0:
             state = self.tracker.references[ref]
-            fetch = weight_fetch(gemm.b_elements, state.stored, p.weight_bytes, p.storage,
+            fetch = weight_fetch(gemm.b.elements, state.stored, p.weight_bytes, p.storage,
                                  self.fill, state.padding)
             b_bytes, regen = fetch.total_bytes, fetch.regen_values / g
             share, regen_share = state.shares()
         return self._shape(gemm, sizes, b_bytes / g), regen, share, regen_share
 
-    def _sram_counts(self, rows: np.ndarray, gemm: Gemm, sizes, dram_in) -> None:
-        """Bytes each operand moves between SRAM and the array (ws/os/is alike to first
-        order: every operand element is read once per fold that uses it)."""
-        cfg = self.params.array
-        fr = -(-gemm.k // cfg.rows)
-        fc = -(-gemm.n // cfg.cols)
-        a = gemm.m * gemm.k * fc * sizes[gemm.a_role]
-        b = gemm.k * gemm.n * sizes[gemm.b_role]
-        o = gemm.m * gemm.n * fr * sizes[gemm.o_role]
-        rows[:, INDEX["sram_read_bytes"]] = (a + b + o * (fr - 1) / fr) * gemm.groups
-        rows[:, INDEX["sram_write_bytes"]] = o * gemm.groups + dram_in
+    def mapping_rows(self) -> dict[tuple[str, str], list[tuple[dict, float]]]:
+        """Every GEMM layer-phase's mappings as results report them, most served first."""
+        flow = self.params.array.flow
+        roles = {(layer.name, phase): lower(layer, phase).roles
+                 for layer in self.layers for phase in self.phases
+                 if phase != "update" and lower(layer, phase) is not None}
+        out = {}
+        for key, served in self.mappings.items():
+            ranked = sorted(served.items(), key=lambda item: (-item[1], item[0].chunks,
+                                                               not item[0].rows_outer))
+            out[key] = [(flow.describe(mapping, roles[key]), steps) for mapping, steps in ranked]
+        return out
 
     # -- update ------------------------------------------------------------------------
     def _update_rows(self, steps: _Steps, tensor_ids) -> np.ndarray:
@@ -398,7 +436,7 @@ class Replay:
             if self.fill == "regen":
                 rows[:, INDEX["regen_values"]] += np.where(sparse, numel, 0)
             elements += numel
-        moved = dram_bytes(rows)
+        moved = counter(rows, "dram_bytes")
         compute = -(-elements // max(p.update_lanes, 1))
         regen = rows[:, INDEX["regen_values"]] / p.array.regen_lanes if p.has_regen else 0.0
         rows[:, INDEX["compute_cycles"]] = compute
@@ -406,31 +444,14 @@ class Replay:
             np.maximum(compute, moved / p.array.dram_bytes_per_cycle), regen)
         rows[:, INDEX["sram_read_bytes"]] = moved / 2
         rows[:, INDEX["sram_write_bytes"]] = moved / 2
-        self._energy(rows)
         return rows
-
-    def _energy(self, rows: np.ndarray) -> None:
-        p = self.params
-        reads = sum(rows[..., INDEX[f"dram_read_bytes.{o}"]] for o in OPERANDS)
-        writes = sum(rows[..., INDEX[f"dram_write_bytes.{o}"]] for o in OPERANDS)
-        rows[..., INDEX["energy_pj.mac"]] = rows[..., INDEX["macs"]] * p.mac_pj
-        rows[..., INDEX["energy_pj.sram"]] = (rows[..., INDEX["sram_read_bytes"]]
-                                              * p.sram_read_pj_per_byte
-                                              + rows[..., INDEX["sram_write_bytes"]]
-                                              * p.sram_write_pj_per_byte)
-        rows[..., INDEX["energy_pj.dram"]] = (reads * p.dram_read_pj_per_byte
-                                              + writes * p.dram_write_pj_per_byte)
-        rows[..., INDEX["energy_pj.regen"]] = rows[..., INDEX["regen_values"]] \
-            * p.regen_pj_per_value
-        rows[..., INDEX["energy_pj.leakage"]] = (rows[..., INDEX["cycles"]] / p.clock_hz
-                                                 * p.leakage_w * 1e12)
 
     def options(self) -> dict:
         """What was simulated and how much work the cycle references saved."""
         return {"cycle_tolerance": self.tolerance,
                 "cycle_references": len(self.tracker.references),
                 "cycle_reference_reuses": self.tracker.reused,
-                "signatures": len(self._cycles)}
+                "signatures": len(self._costs)}
 
 
 class _Steps:
@@ -470,12 +491,6 @@ class _Steps:
         return self
 
 
-def dram_bytes(counters: np.ndarray) -> np.ndarray:
-    """DRAM bytes read and written, every operand (counters on the last axis)."""
-    return sum(counters[..., INDEX[f"dram_read_bytes.{o}"]]
-               + counters[..., INDEX[f"dram_write_bytes.{o}"]] for o in OPERANDS)
-
-
 def select_steps(steps: np.ndarray, spec: str | None) -> np.ndarray:
     """Recorded steps within ``A:B`` (inclusive A, exclusive B; either may be empty)."""
     if not spec:
@@ -506,45 +521,18 @@ def sample_steps(steps: np.ndarray, every: int | None) -> tuple[np.ndarray, np.n
     return steps[positions], covers
 
 
-def sampling_error(step_rows: np.ndarray, covers: np.ndarray) -> dict[str, float | None]:
-    """Estimated relative standard error of sampled totals (systematic sampling, the
-    successive-difference variance estimator): cycles, DRAM bytes, weight DRAM reads and
-    energy. None with fewer than two samples."""
-    per_step = step_rows.sum(axis=1)
-    metrics = {
-        "cycles": per_step[:, INDEX["cycles"]],
-        "dram_bytes": sum(per_step[:, INDEX[f"dram_{d}_bytes.{o}"]]
-                          for d in ("read", "write") for o in OPERANDS),
-        "weight_dram_read_bytes": per_step[:, INDEX["dram_read_bytes.weights"]]
-        + per_step[:, INDEX["dram_read_bytes.metadata"]],
-        "energy_pj": sum(per_step[:, INDEX[f"energy_pj.{part}"]] for part in ENERGY_PARTS),
-    }
-    n = per_step.shape[0]
-    population = covers.sum()
-    out: dict[str, float | None] = {}
-    for name, y in metrics.items():
-        total = float((y * covers).sum())
-        if n < 2 or total == 0:
-            out[name] = None if n < 2 else 0.0
-            continue
-        variance = population ** 2 * (1 - n / population) / n \
-            * float(np.sum(np.diff(y) ** 2)) / (2 * (n - 1))
-        out[name] = float(np.sqrt(max(variance, 0.0))) / total
-    return out
-
-
 def replay(reader: TraceReader, params: SimParams, phases: Iterable[str] = PHASES,
            steps: str | None = None, progress: bool = False, fidelity: str = "fast",
            every: int | None = None, cycle_tolerance: float = DEFAULT_CYCLE_TOLERANCE,
            keep_rows: bool | None = None,
-           work: dict[int, list[PhaseWork]] | None = None) -> SimResult:
+           work: dict[int, list[PhaseCost]] | None = None) -> SimResult:
     """Simulate the chosen steps of a trace; returns every counter per step/layer/phase.
 
     ``steps``: "A:B" (recorded steps A <= step < B); ``every``: simulate every N-th of
     them, each standing for the N around it (the estimated error is in
     ``options["sampling"]``); ``cycle_tolerance``: see :class:`Replay`; ``keep_rows``:
     keep the full (step, layer, phase) rows (None: while they are small); ``work``: a
-    dict to fill with each simulated step's :class:`PhaseWork` (timeline exports).
+    dict to fill with each simulated step's :class:`PhaseCost` records (timeline exports).
     """
     all_steps = np.asarray(reader.steps, dtype=np.int64)
     if all_steps.size == 0:
@@ -573,7 +561,7 @@ def replay_records(header: TraceHeader, records: Iterable[StepRecord], params: S
                    every: int | None = None,
                    cycle_tolerance: float = DEFAULT_CYCLE_TOLERANCE,
                    keep_rows: bool | None = None,
-                   work: dict[int, list[PhaseWork]] | None = None) -> SimResult:
+                   work: dict[int, list[PhaseCost]] | None = None) -> SimResult:
     """Simulate step records (deltas, or full ``stored_masks``) in order.
 
     ``chosen``: the steps to simulate (None: all); ``covers``: recorded steps each chosen
@@ -589,16 +577,16 @@ def replay_records(header: TraceHeader, records: Iterable[StepRecord], params: S
     covers = np.ones(n) if covers is None else np.asarray(covers, dtype=np.float64)
     weights = covers * float(header.record_every)
     if keep_rows is None:
-        keep_rows = n * len(engine.update_layers) * len(engine.phases) <= KEEP_ROWS_LIMIT
+        keep_rows = n * len(engine.updates) * len(engine.phases) <= KEEP_ROWS_LIMIT
     rows, layer_rows, step_rows = engine.counters(followed, weights, keep_rows)
     evaluated = [a for a in followed.training["accuracy"] if np.isfinite(a)]
+    low, high = engine.regen_cost_range
     options = {"fidelity": fidelity, "phases": engine.phases, "steps": steps or "all",
-               **engine.options()}
-    if every is not None and every > 1:
-        options["sampling"] = {
-            "every": int(every), "sampled": n, "covered": int(covers.sum()),
-            "relative_standard_error": sampling_error(step_rows, covers)}
-    return SimResult(
+               **engine.options(),
+               "mapping_regen_cost": params.array.regen_byte_cost,
+               "mapping_regen_cost_range": [None if np.isinf(low) else float(low),
+                                            None if np.isinf(high) else float(high)]}
+    result = SimResult(
         trace={"path": source, "net": header.net, "method": header.method,
                "method_params": header.method_params, "dataset": header.dataset,
                "batch_size": header.batch_size, "params_total": header.params_total,
@@ -608,5 +596,11 @@ def replay_records(header: TraceHeader, records: Iterable[StepRecord], params: S
         layers=engine.layer_names, phases=engine.phases,
         steps=np.asarray(followed.step, dtype=np.int64), step_weight=weights, rows=rows,
         layer_rows=layer_rows, step_rows=step_rows,
-        training=followed.training, options=options,
+        training=followed.training, options=options, mappings=engine.mapping_rows(),
     )
+    price_result(result, params.prices)
+    if every is not None and every > 1:
+        options["sampling"] = {
+            "every": int(every), "sampled": n, "covered": int(covers.sum()),
+            "relative_standard_error": sampling_error(result.step_rows, covers)}
+    return result

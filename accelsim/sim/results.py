@@ -21,28 +21,104 @@ import numpy as np
 
 from accelsim.errors import ConfigError
 
-OPERANDS = ("weights", "metadata", "inputs", "outputs", "gradients", "optimizer_state")
+TRAFFIC_CLASSES = ("weights", "metadata", "inputs", "outputs", "gradients",
+                   "optimizer_state")
 ENERGY_PARTS = ("mac", "sram", "dram", "regen", "leakage")
 
 COUNTERS = (
     ("macs", "multiply-accumulates"),
     ("compute_cycles", "cycles the PE array computes, no stalls"),
     ("cycles", "cycles including DRAM and regeneration stalls"),
-    *((f"dram_read_bytes.{o}", f"DRAM bytes read: {o}") for o in OPERANDS),
-    *((f"dram_write_bytes.{o}", f"DRAM bytes written: {o}") for o in OPERANDS),
+    *((f"dram_read_bytes.{o}", f"DRAM bytes read: {o}") for o in TRAFFIC_CLASSES),
+    *((f"dram_write_bytes.{o}", f"DRAM bytes written: {o}") for o in TRAFFIC_CLASSES),
     ("refetch_bytes", "DRAM bytes read again because an operand did not fit its buffer"),
     ("psum_spill_bytes", "partial-sum bytes spilled to DRAM and read back"),
     ("sram_read_bytes", "bytes read from on-chip SRAM"),
     ("sram_write_bytes", "bytes written to on-chip SRAM"),
     ("regen_values", "weight values produced by the regeneration unit"),
-    *((f"energy_pj.{p}", f"energy of {p}, pJ") for p in ENERGY_PARTS),
+    *((f"energy_pj.{p}", f"energy of {p}, pJ (priced: accelsim.sim.pricing)")
+      for p in ENERGY_PARTS),
 )
 COUNTER_NAMES = tuple(name for name, _ in COUNTERS)
 INDEX = {name: i for i, name in enumerate(COUNTER_NAMES)}
+ENERGY_COUNTERS = tuple(f"energy_pj.{p}" for p in ENERGY_PARTS)
+
+# Sums named in the result contract, each over counters: the one place they are defined.
+DERIVED = {
+    "dram_read_bytes": tuple(f"dram_read_bytes.{o}" for o in TRAFFIC_CLASSES),
+    "dram_write_bytes": tuple(f"dram_write_bytes.{o}" for o in TRAFFIC_CLASSES),
+    "weight_dram_read_bytes": ("dram_read_bytes.weights", "dram_read_bytes.metadata"),
+    "energy_pj": ENERGY_COUNTERS,
+}
+DERIVED["dram_bytes"] = DERIVED["dram_read_bytes"] + DERIVED["dram_write_bytes"]
 
 
-def empty_counters() -> np.ndarray:
-    return np.zeros(len(COUNTER_NAMES), dtype=np.float64)
+def counter(values, name: str):
+    """A counter or one of the :data:`DERIVED` sums, from an array with the counters on
+    its last axis or from a mapping of counter names (a RESULT.json row)."""
+    if isinstance(values, np.ndarray):
+        if name in INDEX:
+            return values[..., INDEX[name]]
+        return sum(values[..., INDEX[part]] for part in DERIVED[name])
+    if name in DERIVED:
+        return sum(float(values.get(part, 0.0)) for part in DERIVED[name])
+    return float(values[name])
+
+
+def sampling_error(step_rows: np.ndarray, covers: np.ndarray) -> dict[str, float | None]:
+    """Estimated relative standard error of sampled totals (systematic sampling, the
+    successive-difference variance estimator): cycles, DRAM bytes, weight DRAM reads and
+    energy (``step_rows``: steps x counters, priced). None with fewer than two samples."""
+    metrics = {name: counter(step_rows, name) for name in
+               ("cycles", "dram_bytes", "weight_dram_read_bytes", "energy_pj")}
+    n = step_rows.shape[0]
+    population = covers.sum()
+    out: dict[str, float | None] = {}
+    for name, y in metrics.items():
+        total = float((y * covers).sum())
+        if n < 2 or total == 0:
+            out[name] = None if n < 2 else 0.0
+            continue
+        variance = population ** 2 * (1 - n / population) / n \
+            * float(np.sum(np.diff(y) ** 2)) / (2 * (n - 1))
+        out[name] = float(np.sqrt(max(variance, 0.0))) / total
+    return out
+
+
+class Counters:
+    """Counter values over named axes (some of step, layer, phase), the counters on the
+    last axis of ``values``; every derived sum is read through :func:`counter`."""
+
+    def __init__(self, values: np.ndarray, axes: tuple[str, ...]):
+        if values.ndim != len(axes) + 1 or values.shape[-1] != len(COUNTER_NAMES):
+            raise ValueError(f"counters of shape {values.shape} do not match axes {axes}")
+        self.values, self.axes = values, tuple(axes)
+
+    @classmethod
+    def zeros(cls, **sizes: int) -> Counters:
+        return cls(np.zeros((*sizes.values(), len(COUNTER_NAMES))), tuple(sizes))
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return counter(self.values, name)
+
+    def sum(self, *axes: str, weights: np.ndarray | None = None) -> Counters:
+        """Summed over ``axes`` (all when none are given); ``weights`` scale the first."""
+        axes = axes or self.axes
+        values = self.values
+        if weights is not None:
+            shape = [1] * values.ndim
+            shape[self.axes.index(axes[0])] = -1
+            values = values * np.reshape(weights, shape)
+        summed = values.sum(axis=tuple(self.axes.index(a) for a in axes))
+        return Counters(summed, tuple(a for a in self.axes if a not in axes))
+
+    def as_dict(self) -> dict[str, float]:
+        """Every counter and derived sum of a fully summed (axis-free) Counters."""
+        if self.axes:
+            raise ValueError(f"as_dict needs every axis summed; {self.axes} remain")
+        out = {name: float(self.values[i]) for i, name in enumerate(COUNTER_NAMES)}
+        out.update({name: float(self[name]) for name in DERIVED})
+        return out
 
 
 @dataclass
@@ -63,45 +139,55 @@ class SimResult:
     training: dict[str, list[float]] = field(default_factory=dict)
     # (layers, phases, counters): summed over steps, weighted by step_weight.
     layer_rows: np.ndarray | None = None
-    # (steps, phases, counters): summed over layers, unweighted.
+    # (steps, counters): summed over layers and phases, unweighted.
     step_rows: np.ndarray | None = None
     # The burst-level DRAM model's findings, when it was run (accelsim.sim.dram_replay).
     dram: dict[str, Any] | None = None
+    # (layer, phase) -> [(mapping as reported, training steps it served), ...], most
+    # served first: the mapper's choice for every GEMM layer-phase.
+    mappings: dict[tuple[str, str], list[tuple[dict[str, Any], float]]] = \
+        field(default_factory=dict)
 
     def __post_init__(self):
         if self.rows is not None:
+            rows = Counters(self.rows, ("step", "layer", "phase"))
             if self.layer_rows is None:
-                self.layer_rows = (self.rows * self.step_weight[:, None, None, None]).sum(0)
+                self.layer_rows = rows.sum("step", weights=self.step_weight).values
             if self.step_rows is None:
-                self.step_rows = self.rows.sum(axis=1)
+                self.step_rows = rows.sum("layer", "phase").values
         if self.layer_rows is None or self.step_rows is None:
             raise ValueError("SimResult needs rows, or both layer_rows and step_rows")
 
     # -- aggregations ------------------------------------------------------------------
+    @property
+    def by_layer_phase(self) -> Counters:
+        return Counters(self.layer_rows, ("layer", "phase"))
+
+    @property
+    def by_step(self) -> Counters:
+        return Counters(self.step_rows, ("step",))
+
     def require_rows(self) -> np.ndarray:
         """The (step, layer, phase) rows; a clear error when only aggregates were kept."""
         if self.rows is None:
             raise ConfigError(
                 f"per-(step, layer) rows of this result were not kept ({len(self.steps)} "
-                "steps); choose fewer steps (--steps A:B, --every N) for that detail")
+                "steps); choose fewer steps (--steps A:B, --every N) for that detail, or "
+                "save them (simulate --rows) to read them back")
         return self.rows
 
     @property
     def totals(self) -> dict[str, float]:
         """Every counter summed over steps (weighted), layers and phases, plus the sums
         named in the result contract (dram_read_bytes, weight_dram_read_bytes, ...)."""
-        summed = self.layer_rows.sum(axis=(0, 1))
-        out = {name: float(summed[i]) for i, name in enumerate(COUNTER_NAMES)}
-        out["dram_read_bytes"] = sum(out[f"dram_read_bytes.{o}"] for o in OPERANDS)
-        out["dram_write_bytes"] = sum(out[f"dram_write_bytes.{o}"] for o in OPERANDS)
-        out["weight_dram_read_bytes"] = (out["dram_read_bytes.weights"]
-                                         + out["dram_read_bytes.metadata"])
-        out["energy_pj"] = sum(out[f"energy_pj.{p}"] for p in ENERGY_PARTS)
+        out = self.by_layer_phase.sum().as_dict()
         out["training_steps"] = float(self.step_weight.sum())
         return out
 
     def by_layer(self) -> list[dict[str, Any]]:
-        """One row per (layer, phase), summed over steps; layers in execution order."""
+        """One row per (layer, phase), summed over steps; layers in execution order. GEMM
+        rows carry the ``mapping`` that served most steps (and ``mappings``, each with the
+        training steps it served, when the mapper chose more than one)."""
         summed = self.layer_rows
         rows = []
         for li, layer in enumerate(self.layers):
@@ -111,6 +197,11 @@ class SimResult:
                     continue
                 row = {"name": layer, "phase": phase}
                 row.update({n: float(values[i]) for i, n in enumerate(COUNTER_NAMES)})
+                chosen = self.mappings.get((layer, phase))
+                if chosen:
+                    row["mapping"] = dict(chosen[0][0])
+                    if len(chosen) > 1:
+                        row["mappings"] = [{**m, "training_steps": w} for m, w in chosen]
                 rows.append(row)
         return rows
 
@@ -120,18 +211,13 @@ class SimResult:
                 for pi, phase in enumerate(self.phases)}
 
     def per_step(self) -> dict[str, list[float]]:
-        """Per recorded step (not weighted): cycles, DRAM bytes, energy — for figures."""
-        summed = self.step_rows.sum(axis=1)
-        reads = sum(summed[:, INDEX[f"dram_read_bytes.{o}"]] for o in OPERANDS)
-        writes = sum(summed[:, INDEX[f"dram_write_bytes.{o}"]] for o in OPERANDS)
-        weights = (summed[:, INDEX["dram_read_bytes.weights"]]
-                   + summed[:, INDEX["dram_read_bytes.metadata"]])
-        energy = sum(summed[:, INDEX[f"energy_pj.{p}"]] for p in ENERGY_PARTS)
-        return {"step": [int(s) for s in self.steps],
-                "cycles": _floats(summed[:, INDEX["cycles"]]),
-                "dram_read_bytes": _floats(reads), "dram_write_bytes": _floats(writes),
-                "weight_dram_read_bytes": _floats(weights), "energy_pj": _floats(energy),
-                **{key: list(values) for key, values in self.training.items()}}
+        """Per recorded step (not weighted), summed over layers and phases: every counter
+        and derived sum — for figures, and enough to re-price without replaying."""
+        steps = self.by_step
+        out: dict[str, list] = {"step": [int(s) for s in self.steps]}
+        out.update({name: _floats(steps[name]) for name in (*COUNTER_NAMES, *DERIVED)})
+        out.update({key: list(values) for key, values in self.training.items()})
+        return out
 
     def to_frame(self):
         """Every counter per (step, layer, phase) as a long pandas DataFrame (unweighted)."""
@@ -145,17 +231,25 @@ class SimResult:
         return frame[frame.any(axis=1)].reset_index()
 
     # -- output ------------------------------------------------------------------------
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "format": "accelsim-result", "version": 1,
+    def to_dict(self, rows: bool = False) -> dict[str, Any]:
+        """The RESULT.json document; ``rows``: also every (step, layer, phase) row (large;
+        :func:`load_result` reads them back for ``to_frame``)."""
+        out = {
+            "format": RESULT_FORMAT, "version": RESULT_VERSION,
             "trace": self.trace, "hardware": self.hardware, "options": self.options,
             "totals": self.totals, "by_phase": self.by_phase(),
             "layers": self.by_layer(), "per_step": self.per_step(),
+            "step_weight": _floats(self.step_weight), "layer_order": list(self.layers),
+            "phase_order": list(self.phases),
             **({"dram": self.dram} if self.dram is not None else {}),
         }
+        if rows:
+            out["rows"] = {"counters": list(COUNTER_NAMES),
+                           "values": self.require_rows().tolist()}
+        return out
 
-    def to_json(self) -> str:
-        return json.dumps(_clean(self.to_dict()), indent=1, sort_keys=True) + "\n"
+    def to_json(self, rows: bool = False) -> str:
+        return json.dumps(_clean(self.to_dict(rows)), indent=1, sort_keys=True) + "\n"
 
     def layers_csv(self) -> str:
         buffer = io.StringIO()
@@ -164,6 +258,76 @@ class SimResult:
         for row in self.by_layer():
             writer.writerow([row["name"], row["phase"], *(_fmt(row[n]) for n in COUNTER_NAMES)])
         return buffer.getvalue()
+
+    # -- input -------------------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, document: dict[str, Any], source: str = "result") -> SimResult:
+        """The SimResult a :meth:`to_dict` document describes (see :func:`load_result`)."""
+        try:
+            return _from_dict(cls, document)
+        except (KeyError, TypeError, ValueError, IndexError) as error:
+            raise ConfigError(f"{source}: not a readable accelsim result of version "
+                              f"{RESULT_VERSION} ({type(error).__name__}: {error}); "
+                              "re-run accelsim simulate to write one") from None
+
+
+RESULT_FORMAT = "accelsim-result"
+# 2: per_step carries every counter; step_weight, layer_order and phase_order make it
+# loadable; GEMM rows carry their mapping.
+RESULT_VERSION = 2
+
+
+def _numbers(values) -> np.ndarray:
+    return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+
+
+def _from_dict(cls, doc: dict[str, Any]) -> SimResult:
+    if doc.get("format") != RESULT_FORMAT or doc.get("version") != RESULT_VERSION:
+        raise ValueError(f"format {doc.get('format')!r} version {doc.get('version')!r}")
+    phases = list(doc["phase_order"])
+    layer_names = list(doc["layer_order"])
+    layer_rows = np.zeros((len(layer_names), len(phases), len(COUNTER_NAMES)))
+    mappings = {}
+    for row in doc["layers"]:
+        li, pi = layer_names.index(row["name"]), phases.index(row["phase"])
+        layer_rows[li, pi] = [row[name] or 0.0 for name in COUNTER_NAMES]
+        if "mappings" in row:
+            mappings[(row["name"], row["phase"])] = [
+                ({k: v for k, v in m.items() if k != "training_steps"}, m["training_steps"])
+                for m in row["mappings"]]
+        elif "mapping" in row:
+            mappings[(row["name"], row["phase"])] = [(row["mapping"], float(
+                sum(doc["step_weight"])))]
+    per_step = doc["per_step"]
+    step_rows = np.stack([_numbers(per_step[name]) for name in COUNTER_NAMES], axis=-1) \
+        if per_step["step"] else np.zeros((0, len(COUNTER_NAMES)))
+    rows = None
+    if "rows" in doc:
+        names = doc["rows"]["counters"]
+        stored = np.asarray(doc["rows"]["values"], dtype=np.float64)
+        rows = stored[..., [names.index(name) for name in COUNTER_NAMES]]
+    training = {key: [np.nan if v is None else v for v in values]
+                for key, values in per_step.items()
+                if key not in ("step", *COUNTER_NAMES, *DERIVED)}
+    return cls(trace=doc["trace"], hardware=doc["hardware"], layers=layer_names,
+               phases=phases, steps=np.asarray(per_step["step"], dtype=np.int64),
+               step_weight=np.asarray(doc["step_weight"], dtype=np.float64), rows=rows,
+               options=doc["options"], training=training, layer_rows=layer_rows,
+               step_rows=step_rows, dram=doc.get("dram"), mappings=mappings)
+
+
+def load_result(path) -> SimResult:
+    """Read a RESULT.json that ``accelsim simulate`` (or :meth:`SimResult.to_json`) wrote."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            document = json.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such result file") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ConfigError(f"{path}: not a JSON result file ({error})") from None
+    if not isinstance(document, dict):
+        raise ConfigError(f"{path}: not an accelsim result (a JSON object is expected)")
+    return SimResult.from_dict(document, str(path))
 
 
 def _floats(values: np.ndarray) -> list[float]:

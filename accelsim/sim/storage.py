@@ -21,9 +21,10 @@ import numpy as np
 from numba import njit
 
 from accelsim.hw.description import Storage
+from accelsim.trace.methods import MethodMeaning
 
 FORMAT_CODES = {"dense": 0, "bitmap": 1, "csr": 2, "coo": 3}
-FILL_CODES = {"regen": 0, "zero": 1, "none": 2}
+FILL_CODES = {"regen": 0, "zero": 1, "dense": 2}
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,15 @@ def fetch_parts_kernel(numel, stored, padding, value_bytes, fmt, index_bits, fil
             numel[i], stored[i], padding[i], value_bytes, fmt, index_bits[i], fill)
 
 
+def fill_rule(meaning: MethodMeaning, has_regen: bool) -> str:
+    """The ``fill`` for a method: one whose unstored weights are their initial values
+    (DropBack) has them regenerated on chip, or fetched densely without a regeneration
+    unit; one that prunes leaves zeros, which a sparse format decodes for free."""
+    if meaning.regenerates:
+        return "regen" if has_regen else "dense"
+    return "zero"
+
+
 def _codes(storage: Storage, fill: str) -> tuple[int, int]:
     return FORMAT_CODES[storage.format], FILL_CODES[fill]
 
@@ -79,7 +89,8 @@ def weight_fetch(numel: int, stored: int, value_bytes: int, storage: Storage,
 
     ``fill``: where the weights that are not stored come from — "regen" (their initial
     values, from the regeneration unit: DropBack), "zero" (pruned to zero: the format's
-    decoder inserts them for free) or "none" (nothing can make them: fetch every weight).
+    decoder inserts them for free) or "dense" (nothing on chip can make them: every
+    weight is fetched densely).
     ``padding``: the relative-index CSR filler entries for this stored set.
     """
     fmt, fill_code = _codes(storage, fill)

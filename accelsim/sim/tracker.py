@@ -65,8 +65,9 @@ def apply_changes_kernel(mask, starts, sizes, changes, tensors, entering, stored
         if layer >= 0:
             local = g - start
             k = layer_k[layer]
-            fold = ((local % k) // layer_rows[layer]) * layer_folds_n[layer] \
-                + (local // k) // layer_cols[layer]
+            column = local // k  # W is (n, k) row-major: B = W^T's column
+            fold = ((local - column * k) // layer_rows[layer]) * layer_folds_n[layer] \
+                + column // layer_cols[layer]
             fold_counts[fold_offset[layer] + fold] += 1 if come else -1
     return -1
 
@@ -224,26 +225,30 @@ class StoredSetTracker:
     def apply(self, record: StepRecord) -> int:
         """Apply one record's changes; returns how many weights entered or left."""
         pieces, owners, comes = [], [], []  # local indices, their tensor, entering
+        column = self.column
         for tid, mask in record.stored_masks.items():  # full masks: diff against ours
-            j = self.column[tid]
+            j = column[tid]
             start = self.starts[j]
             ours = self.mask[start:start + self.sizes[j]]
             mask = np.asarray(mask, dtype=bool).ravel()
             for come, local in ((False, np.flatnonzero(ours & ~mask)),
                                 (True, np.flatnonzero(mask & ~ours))):
                 pieces.append(local), owners.append(j), comes.append(come)
+        full = record.stored_masks
         for come, deltas in ((False, record.left), (True, record.entered)):
             for tid, local in deltas.items():
-                if tid not in record.stored_masks:
-                    pieces.append(local), owners.append(self.column[tid]), comes.append(come)
+                if tid not in full:
+                    pieces.append(local), owners.append(column[tid]), comes.append(come)
         if not pieces:
             return 0
-        lengths = np.array([len(p) for p in pieces], dtype=np.int64)
-        if not lengths.sum():
+        lengths = np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces))
+        total = int(lengths.sum())
+        if not total:
             return 0
-        tensors = np.repeat(np.array(owners, dtype=np.int64), lengths)
-        changes = np.concatenate(pieces).astype(np.int64, copy=False) + self.starts[tensors]
-        entering = np.repeat(np.array(comes, dtype=np.bool_), lengths)
+        tensors = np.repeat(np.asarray(owners, dtype=np.int64), lengths)
+        changes = np.concatenate(pieces).astype(np.int64, copy=False)
+        changes += self.starts[tensors]
+        entering = np.repeat(np.asarray(comes, dtype=np.bool_), lengths)
         bad = apply_changes_kernel(
             self.mask, self.starts, self.sizes, changes, tensors, entering, self.stored,
             self.padding, self.csr_bits, self.tensor_layer, self.fold_offset, self.layer_k,
@@ -251,7 +256,7 @@ class StoredSetTracker:
         if bad >= 0:
             raise ValueError(f"step {record.step}: a change does not fit the stored set "
                              "before it")
-        return int(changes.size)
+        return total
 
     def decide(self) -> tuple[np.ndarray, np.ndarray]:
         """Reference ids per GEMM weight for the present state (-1: dense): fold by fold,

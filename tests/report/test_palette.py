@@ -7,12 +7,12 @@ from report_support import write_result
 from accelsim.report import palette
 from accelsim.report.runs import load_runs
 from accelsim.sim.lowering import PHASES
-from accelsim.sim.results import ENERGY_PARTS, OPERANDS
+from accelsim.sim.results import ENERGY_PARTS, TRAFFIC_CLASSES
 
 
 def test_every_category_has_a_colour_and_a_name():
     assert set(palette.COMPONENT_COLOURS) == set(palette.COMPONENT_NAMES) == set(ENERGY_PARTS)
-    assert set(palette.OPERAND_COLOURS) == set(palette.OPERAND_NAMES) == set(OPERANDS)
+    assert set(palette.OPERAND_COLOURS) == set(palette.OPERAND_NAMES) == set(TRAFFIC_CLASSES)
     assert set(palette.PHASE_COLOURS) == set(palette.PHASE_NAMES) == set(PHASES)
     for colours in (palette.COMPONENT_COLOURS, palette.OPERAND_COLOURS,
                     palette.PHASE_COLOURS, palette.METHOD_COLOURS):

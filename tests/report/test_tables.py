@@ -10,7 +10,7 @@ from report_support import write_result
 
 from accelsim.report import tables
 from accelsim.report.runs import load_runs
-from accelsim.sim.results import ENERGY_PARTS, OPERANDS
+from accelsim.sim.results import ENERGY_PARTS, TRAFFIC_CLASSES
 
 
 @pytest.fixture
@@ -75,7 +75,7 @@ def test_tables_sum_to_the_totals(runs):
         assert sum(r["cycles"] for r in phases) == pytest.approx(run.totals["cycles"])
         layers = [r for r in tables.layers(runs) if r["run"] == run.label]
         assert sum(r["cycles"] for r in layers) == pytest.approx(run.totals["cycles"])
-        for operand in OPERANDS:
+        for operand in TRAFFIC_CLASSES:
             assert sum(r[f"dram_read_bytes.{operand}"] for r in layers) == pytest.approx(
                 run.totals[f"dram_read_bytes.{operand}"])
 

@@ -8,18 +8,14 @@ from hypothesis import strategies as st
 from accelsim.hw import load_hardware
 from accelsim.sim import simulate
 from accelsim.sim.event import event_cycles
-from accelsim.sim.gemm_cost import (
-    ArrayConfig,
-    GemmShape,
-    TileSchedule,
-    gemm_cost,
-    pipeline_cycles_kernel,
-)
+from accelsim.sim.gemm_cost import ArrayConfig, GemmShape, gemm_cost
+from accelsim.sim.pipeline import TileSchedule, pipeline_cycles_kernel
 
 
 def both(schedule):
-    fast = pipeline_cycles_kernel(schedule.compute, schedule.load, schedule.store,
-                                  schedule.regen, schedule.bytes_per_cycle)
+    fast = pipeline_cycles_kernel(schedule.compute_cycles, schedule.load_bytes,
+                                  schedule.store_bytes, schedule.regen_cycles,
+                                  schedule.dram_bytes_per_cycle)
     return fast, event_cycles(schedule)
 
 

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from accelsim.sim.gemm_cost import (
+from accelsim.sim.pipeline import (
     COMPUTE_END,
     COMPUTE_START,
     LOAD_END,
@@ -15,8 +15,10 @@ from accelsim.sim.gemm_cost import (
     STORE_END,
     STORE_START,
     TIMELINE_COLUMNS,
+    fold_pipeline_cycles_kernel,
     pipeline_cycles_kernel,
     pipeline_timeline_kernel,
+    tile_schedule_kernel,
 )
 
 
@@ -76,3 +78,45 @@ def test_timeline_obeys_the_pipeline_rules(data, bandwidth):
     busy = np.concatenate([times[:, [LOAD_START, LOAD_END]], times[:, [STORE_START, STORE_END]]])
     busy = busy[np.lexsort((busy[:, 1], busy[:, 0]))]  # empty transfers first on ties
     assert (busy[1:, 0] >= busy[:-1, 1]).all()
+
+
+def _tiles_then_cycles(share, regen_share, chunks, stream, fill, a, b, o, regen, lanes, bpc):
+    arrays = [np.zeros(share.shape[0] * chunks) for _ in range(4)]
+    filled = tile_schedule_kernel(share, regen_share, chunks, stream, fill, a, b, o, regen,
+                                  lanes, *arrays)
+    return pipeline_cycles_kernel(*(x[:filled] for x in arrays), bpc)
+
+
+@settings(max_examples=300, deadline=None)
+@given(folds=st.integers(1, 12), chunks=st.integers(1, 40), stream=st.integers(1, 90),
+       fill=st.integers(0, 40), integral=st.booleans(), seed=st.integers(0, 2**31),
+       lanes=st.integers(0, 2), bpc=st.sampled_from([1.0, 4.0, 16.0, 3.7]))
+def test_fused_kernel_equals_tiles_then_recurrence(folds, chunks, stream, fill, integral,
+                                                   seed, lanes, bpc):
+    # The replay's kernel makes tiles on the fly and skips runs of identical tiles once
+    # the pipeline only shifts; it must agree with the two kernels it replaces.
+    rng = np.random.default_rng(seed)
+    share = rng.dirichlet(np.ones(folds)) if seed % 2 else np.full(folds, 1 / folds)
+    regen_share = rng.dirichlet(np.ones(folds))
+
+    def value(high):
+        return float(rng.integers(0, high)) if integral else float(rng.uniform(0, high))
+
+    args = (share, regen_share, chunks, stream, fill, value(rng.choice([5, 500, 5000])),
+            value(5000), value(rng.choice([5, 500, 5000])), value(2000), lanes, bpc)
+    expected = _tiles_then_cycles(*args)
+    assert fold_pipeline_cycles_kernel(*args) == pytest.approx(expected, rel=1e-9)
+
+
+def test_fused_kernel_python_twin_and_long_runs():
+    # Long runs of identical chunks (the case the skip is for), through the jitted kernel
+    # and its pure-Python twin.
+    share = np.array([0.5, 0.25, 0.25])
+    for chunks, stream, a, o, bpc in ((64, 8192, 1e5, 3e4, 6.4), (32, 2048, 1e3, 3e2, 16.0),
+                                      (50, 77, 10.0, 900.0, 1.0)):
+        args = (share, share, chunks, stream, 46, a, 5e4, o, 100.0, 16, bpc)
+        expected = _tiles_then_cycles(*args)
+        assert fold_pipeline_cycles_kernel(*args) == pytest.approx(expected, rel=1e-9)
+        assert fold_pipeline_cycles_kernel.py_func(*args) == pytest.approx(expected, rel=1e-9)
+    empty = (share, share, 4, 0, 46, 1.0, 1.0, 1.0, 0.0, 0, 1.0)
+    assert fold_pipeline_cycles_kernel(*empty) == _tiles_then_cycles(*empty) == 0.0

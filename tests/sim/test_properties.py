@@ -30,7 +30,7 @@ from accelsim.hw import Hardware, load_hardware
 from accelsim.sim import simulate
 from accelsim.sim.hardware import sim_params
 from accelsim.sim.replay import replay_records
-from accelsim.sim.results import COUNTER_NAMES, ENERGY_PARTS, INDEX, OPERANDS
+from accelsim.sim.results import COUNTER_NAMES, ENERGY_PARTS, INDEX, TRAFFIC_CLASSES
 from accelsim.trace import LayerInfo, StepRecord, TensorInfo, TraceHeader, TraceWriter
 
 PHASES = ("fwd", "bwd_data", "bwd_weight", "update")
@@ -305,7 +305,7 @@ def dram_total(totals: dict) -> float:
 
 def row_dram(row: np.ndarray) -> float:
     return float(sum(row[INDEX[f"dram_read_bytes.{o}"]] + row[INDEX[f"dram_write_bytes.{o}"]]
-                     for o in OPERANDS))
+                     for o in TRAFFIC_CLASSES))
 
 
 def padding(mask: np.ndarray, index_bits: int) -> int:
@@ -573,15 +573,15 @@ def test_energy_is_the_sum_of_nonnegative_components(scenario, design):
         energy = {p: row[INDEX[f"energy_pj.{p}"]] for p in ENERGY_PARTS}
         assert all(value >= 0 for value in energy.values())
         expected = {
-            "mac": row[INDEX["macs"]] * params.mac_pj,
-            "sram": (row[INDEX["sram_read_bytes"]] * params.sram_read_pj_per_byte
-                     + row[INDEX["sram_write_bytes"]] * params.sram_write_pj_per_byte),
-            "dram": (sum(row[INDEX[f"dram_read_bytes.{o}"]] for o in OPERANDS)
-                     * params.dram_read_pj_per_byte
-                     + sum(row[INDEX[f"dram_write_bytes.{o}"]] for o in OPERANDS)
-                     * params.dram_write_pj_per_byte),
-            "regen": row[INDEX["regen_values"]] * params.regen_pj_per_value,
-            "leakage": row[INDEX["cycles"]] / params.clock_hz * params.leakage_w * 1e12,
+            "mac": row[INDEX["macs"]] * params.prices.mac_pj,
+            "sram": (row[INDEX["sram_read_bytes"]] * params.prices.sram_read_pj_per_byte
+                     + row[INDEX["sram_write_bytes"]] * params.prices.sram_write_pj_per_byte),
+            "dram": (sum(row[INDEX[f"dram_read_bytes.{o}"]] for o in TRAFFIC_CLASSES)
+                     * params.prices.dram_read_pj_per_byte
+                     + sum(row[INDEX[f"dram_write_bytes.{o}"]] for o in TRAFFIC_CLASSES)
+                     * params.prices.dram_write_pj_per_byte),
+            "regen": row[INDEX["regen_values"]] * params.prices.regen_pj_per_value,
+            "leakage": row[INDEX["cycles"]] / params.clock_hz * params.prices.leakage_w * 1e12,
         }
         for part in ENERGY_PARTS:
             assert energy[part] == pytest.approx(expected[part], rel=1e-9, abs=1e-9), part
@@ -646,7 +646,7 @@ def test_totals_are_the_sums_of_layers_phases_and_steps(scenario, design):
         assert weight * sum(per_step[key]) == pytest.approx(totals[key], rel=1e-9,
                                                             abs=1e-6), key
     assert totals["dram_read_bytes"] == pytest.approx(
-        sum(totals[f"dram_read_bytes.{o}"] for o in OPERANDS), rel=1e-12)
+        sum(totals[f"dram_read_bytes.{o}"] for o in TRAFFIC_CLASSES), rel=1e-12)
     assert totals["weight_dram_read_bytes"] == pytest.approx(
         totals["dram_read_bytes.weights"] + totals["dram_read_bytes.metadata"], rel=1e-12)
 
@@ -767,7 +767,7 @@ def test_grouped_conv_costs_its_groups():
     group, and g times its compute cycles (one cycle of the -1 per GEMM aside)."""
     grouped, single = _grouped_pair()
     for counter in ("macs", "sram_write_bytes", "regen_values", *(
-            f"dram_{d}_bytes.{o}" for d in ("read", "write") for o in OPERANDS)):
+            f"dram_{d}_bytes.{o}" for d in ("read", "write") for o in TRAFFIC_CLASSES)):
         assert grouped[INDEX[counter]] == 2 * single[INDEX[counter]], counter
     assert grouped[INDEX["compute_cycles"]] == 2 * single[INDEX["compute_cycles"]] + 1
 

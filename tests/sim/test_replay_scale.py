@@ -114,9 +114,9 @@ def test_zero_tolerance_cycles_are_each_steps_own(tmp_path):
             sizes = np.bincount(((np.arange(mask.size) % k) // cfg.rows) * folds_n
                                 + (np.arange(mask.size) // k) // cfg.cols, minlength=grid)
             act = params.activation_bytes
-            shape = GemmShape(gemm.m, gemm.k, gemm.n, 1, gemm.a_elements * act,
-                              fetch.total_bytes, gemm.o_elements * act, gemm.m * gemm.n * act,
-                              b_footprint_bytes=gemm.b_elements * params.weight_bytes)
+            shape = GemmShape(gemm.m, gemm.k, gemm.n, 1, gemm.a.elements * act,
+                              fetch.total_bytes, gemm.o.elements * act, gemm.m * gemm.n * act,
+                              b_footprint_bytes=gemm.b.elements * params.weight_bytes)
             cost = gemm_cost(shape, cfg, regen_values=fetch.regen_values,
                              fold_weight_share=counts / counts.sum(),
                              fold_regen_share=(sizes - counts) / (sizes - counts).sum())

@@ -32,7 +32,7 @@ from accelsim.hw import load_hardware
 from accelsim.sim import simulate
 from accelsim.sim.hardware import sim_params
 from accelsim.sim.replay import replay_records
-from accelsim.sim.results import COUNTER_NAMES, INDEX, OPERANDS
+from accelsim.sim.results import COUNTER_NAMES, INDEX, TRAFFIC_CLASSES
 from accelsim.trace import TraceWriter, open_trace
 
 TRACES = Path(__file__).resolve().parents[2] / "traces"
@@ -147,7 +147,7 @@ def test_without_regen_unit_dropback_costs_exactly_dense(edge):
     sparse = simulate(DROPBACK, hw)
     dense = simulate(DENSE, hw)
     assert sparse.totals["regen_values"] == 0
-    for operand in OPERANDS:  # every byte of every operand, per step
+    for operand in TRAFFIC_CLASSES:  # every byte of every operand, per step
         for key in (f"dram_read_bytes.{operand}", f"dram_write_bytes.{operand}"):
             np.testing.assert_array_equal(sparse.rows[..., INDEX[key]],
                                           dense.rows[..., INDEX[key]], err_msg=key)
