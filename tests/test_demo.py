@@ -13,7 +13,12 @@ def test_demo_writes_traces_results_report_and_ratios(tmp_path):
         assert json.loads((tmp_path / "results" / f"{run.name}.json").read_text())["totals"]
     for name in ("report.md", "report.json", "demo.json"):
         assert (tmp_path / name).stat().st_size > 0
-    assert list((tmp_path / "figures").glob("*.png"))
+    figures = {path.stem for path in (tmp_path / "figures").glob("*.png")}
+    assert "accuracy_vs_compression" in figures  # DropBack at three budgets
+    report = json.loads((tmp_path / "report.json").read_text())
+    labels = [run["label"] for run in report["runs"]]
+    assert len(set(labels)) == len(labels) == len(RUNS)
+    assert {run["dataset"] for run in report["runs"]} == {"mnist-5k", "digits"}
     by_name = {row["run"]: row for row in rows}
     dropback = by_name["lenet300-dropback25"]
     # The acceptance: DropBack's weight DRAM traffic at least 10x below dense's.

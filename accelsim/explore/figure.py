@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 
 from accelsim.files import write_bytes_atomic
+from accelsim.hw.units import display_scale
 
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
-ENERGY_UNITS = ((1e12, "J"), (1e9, "mJ"), (1e6, "µJ"), (1e3, "nJ"), (1.0, "pJ"))
 CYCLE_SCALES = ((1e9, "billions"), (1e6, "millions"), (1e3, "thousands"))
 MAX_FRONT_LABELS = 10
 
@@ -21,6 +21,24 @@ def method_label(method: str, compression: float | None) -> str:
     if compression is None or not np.isfinite(compression):
         return method
     return f"{method} {compression:.3g}x"
+
+
+# Training settings that name a point's run in the legend when they vary across the sweep.
+TRAINING_COLUMNS = ("net", "dataset", "optimizer", "lr_schedule")
+
+
+def run_labels(frame: pd.DataFrame) -> list[str]:
+    """Each point's run: method and budget, plus the training settings that vary across
+    the sweep ("dense, Adam lr 0.001" / "dense, SGD lr 0.1"), so differing runs never share
+    a legend entry."""
+    varying = [c for c in TRAINING_COLUMNS
+               if c in frame.columns and frame[c].astype(str).nunique() > 1]
+    labels = []
+    for _, row in frame.iterrows():
+        parts = [method_label(row["method"], row["compression"])]
+        parts += [f"lr {row[c]}" if c == "lr_schedule" else str(row[c]) for c in varying]
+        labels.append(", ".join(parts))
+    return labels
 
 
 def write_pareto_figure(frame: pd.DataFrame, out_dir: Path, title: str) -> list[Path]:
@@ -52,10 +70,9 @@ def pareto_figure(frame: pd.DataFrame, title: str):
     cycles = frame["cycles"].to_numpy(dtype=float)
     energy = frame["energy_pj"].to_numpy(dtype=float)
     cycle_scale, cycle_words = _scale(cycles.max(), CYCLE_SCALES, (1.0, ""))
-    energy_scale, energy_unit = _scale(energy.max(), ENERGY_UNITS, (1.0, "pJ"))
+    energy_scale, energy_unit = display_scale(energy.max(), "energy")
     x, y = cycles / cycle_scale, energy / energy_scale
-    labels = [method_label(m, c) for m, c in zip(frame["method"], frame["compression"],
-                                                   strict=True)]
+    labels = run_labels(frame)
 
     figure = Figure(figsize=(7.5, 5.0))
     axes = figure.add_subplot()
@@ -80,7 +97,7 @@ def pareto_figure(frame: pd.DataFrame, title: str):
     axes.set_ylabel(f"energy ({energy_unit})")
     axes.set_title(title, fontsize=11)
     axes.grid(True, which="major", alpha=0.3)
-    axes.legend(title="method (points)", fontsize=9, title_fontsize=9, loc="best")
+    axes.legend(title="run (points)", fontsize=9, title_fontsize=9, loc="best")
     figure.tight_layout()
     return figure
 

@@ -24,6 +24,7 @@ from accelsim.errors import AccelsimError, ConfigError
 from accelsim.files import read_toml
 from accelsim.hw import Hardware, load_hardware
 from accelsim.hw.schema import suggestion
+from accelsim.report.labels import describe_training, optimizer_text
 from accelsim.sim.lowering import PHASES
 
 SPEC_KEYS = {
@@ -50,6 +51,9 @@ class TraceEntry:
     net: str
     method: str
     compression: float | None
+    dataset: str = "?"
+    optimizer: str = "?"  # 'SGD lr 0.1 momentum 0.9': the optimizer and its settings
+    lr_schedule: str = "?"
 
 
 @dataclass(frozen=True, eq=False)
@@ -74,6 +78,9 @@ class Point:
             "net": self.trace.net,
             "method": self.trace.method,
             "compression": self.trace.compression,
+            "dataset": self.trace.dataset,
+            "optimizer": self.trace.optimizer,
+            "lr_schedule": self.trace.lr_schedule,
             "hardware": self.hardware.name,
             **dict(self.overrides),
             "fidelity": self.fidelity,
@@ -230,10 +237,14 @@ def _trace(base: Path, label: str, i: int, steps: str | None, shown: str) -> Tra
     except ConfigError as error:
         raise ConfigError(f"{shown}: steps: on {label}: "
                           f"{str(error).removeprefix('--steps ')}") from None
+    facets = describe_training({key: getattr(header, key) for key in (
+        "dataset", "batch_size", "optimizer", "optimizer_params", "extra")})
     return TraceEntry(label=label, path=str(path), sha256=_file_sha256(path),
                       net=header.net, method=header.method,
                       compression=compression_of(header.method, header.method_params,
-                                                 header.params_total))
+                                                 header.params_total),
+                      dataset=facets["dataset"], optimizer=optimizer_text(facets),
+                      lr_schedule=facets["lr_schedule"].removeprefix("lr "))
 
 
 def _file_sha256(path: Path) -> str:

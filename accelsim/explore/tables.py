@@ -14,7 +14,8 @@ import pandas as pd
 from accelsim.files import write_bytes_atomic, write_text_atomic
 from accelsim.sim.results import COUNTER_NAMES, ENERGY_PARTS
 
-INPUT_COLUMNS = ("point", "trace", "net", "method", "compression", "hardware")
+INPUT_COLUMNS = ("point", "trace", "net", "method", "compression", "dataset", "optimizer",
+                 "lr_schedule", "hardware")
 RUN_COLUMNS = ("fidelity", "steps", "phases")
 # The headline totals first (energy_pj.* right after energy_pj); every other counter
 # follows in the simulator's order, whatever order a row's dict had.

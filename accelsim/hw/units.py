@@ -160,3 +160,28 @@ def format_quantity(value: float, kind: str) -> str:
     spec = KINDS[kind]
     text = str(int(value)) if spec.integral else f"{value:.6g}"
     return f"{text} {spec.base_unit}"
+
+
+# Readable display: the largest SI prefix at which a value is still >= 1. Energy from pJ,
+# sizes from bytes (decimal prefixes, as the report's tables and figures use).
+DISPLAY_SCALES = {
+    "energy": ((1e12, "J"), (1e9, "mJ"), (1e6, "µJ"), (1e3, "nJ"), (1.0, "pJ")),
+    "size": ((1e12, "TB"), (1e9, "GB"), (1e6, "MB"), (1e3, "kB"), (1.0, "B")),
+}
+
+
+def display_scale(largest: float, kind: str) -> tuple[float, str]:
+    """(base units per display unit, its name) for values up to ``largest``:
+    ``display_scale(1.276e12, "energy") == (1e12, "J")``."""
+    scales = DISPLAY_SCALES[kind]
+    for factor, name in scales:
+        if abs(largest) >= factor:
+            return factor, name
+    return scales[-1]
+
+
+def readable(value: float, kind: str, digits: int = 4) -> str:
+    """A base-unit value in its own readable unit: ``readable(1.276e12, "energy")`` is
+    ``"1.276 J"``, ``readable(74.07e6, "size")`` is ``"74.07 MB"``."""
+    factor, name = display_scale(value, kind)
+    return f"{value / factor:.{digits}g} {name}"

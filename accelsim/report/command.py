@@ -21,6 +21,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                         help="result files from accelsim simulate")
     parser.add_argument("--out", required=True, metavar="DIR",
                         help="folder to write the report into (created if needed)")
+    parser.add_argument("--per", default="auto", choices=["auto", "run", "step"],
+                        help="the energy and DRAM bar figures show each run's totals (run), "
+                             "its totals per training step (step), or per step only when "
+                             "the runs cover different numbers of steps (auto, default); "
+                             "each figure says which")
     parser.set_defaults(run=run)
     return parser
 
@@ -29,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     """Write the report and print the files written and a one-line summary."""
     from accelsim.report.writer import write_report
 
-    written = write_report(args.results, args.out)
+    written = write_report(args.results, args.out, per=args.per)
     for path in written:
         print(path)
     figures = sum(1 for path in written if path.suffix == ".png")

@@ -1,7 +1,9 @@
 """The report's figures, drawn with matplotlib's object API (Agg; pyplot's state untouched).
 
 Each ``draw_*`` function returns a Figure, or a string saying why the figure is skipped
-(the data it needs is absent). Bytes are in decimal MB, energy in the report's one unit.
+(the data it needs is absent). Bytes and energy are in the readable SI unit (GB/MB/kB,
+J/mJ/µJ) of the largest value each figure shows; the energy and DRAM bar figures show
+each run's totals or, with ``per="step"``, its totals per training step, and say which.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 
+from accelsim.hw.units import display_scale
 from accelsim.report import palette
 from accelsim.report.runs import Run
-from accelsim.report.tables import BYTES_PER_MB, EnergyUnit, ordered
+from accelsim.report.tables import ordered
 from accelsim.sim.lowering import PHASES
 from accelsim.sim.results import ENERGY_PARTS, TRAFFIC_CLASSES
 
@@ -36,55 +39,87 @@ MAX_COLUMNS = 3  # per-step figures: a column per net (and design), up to this m
 MAX_VERTICAL_LAYERS = 12
 MAX_VERTICAL_LABEL_CHARS = 90  # what fits side by side under a 10-inch figure
 WIDTH_IN = 10.0
+MIN_ACCURACY_SPAN = 3.0  # percentage points the accuracy axis spans at least
+
+
+PER = ("run", "step")  # what the energy and DRAM bar figures are normalised to
+PER_WORDS = {"run": "per training run", "step": "per training step"}
 
 
 @dataclass(frozen=True)
 class Data:
-    """What every figure draws from: runs, their tables, styles and the energy unit."""
+    """What every figure draws from: runs, their tables and styles, and whether the bar
+    figures show totals per run or per training step."""
 
     runs: list[Run]
     tables: dict[str, list[dict[str, Any]]]
     styles: dict[str, palette.RunStyle]
-    energy_unit: EnergyUnit
+    per: str = "run"
+
+    def divisor(self, run: Run) -> float:
+        """What a run's totals are divided by in the bar figures: 1, or its steps."""
+        if self.per == "step":
+            steps = run.totals["training_steps"]
+            return float(steps) if steps else float("nan")
+        return 1.0
+
+
+def _longest(values: dict[str, list[float]]) -> float:
+    """The longest stacked bar of ``values`` (category -> one value per run)."""
+    return float(np.nanmax(np.sum([values[key] for key in values], axis=0), initial=0.0))
+
+
+def _scaled(values: dict[str, list[float]], kind: str) -> tuple[dict[str, list[float]], str]:
+    """Stacked bar values (base units) in the SI unit of the longest bar, and its name."""
+    factor, name = display_scale(_longest(values), kind)
+    return {key: [v / factor for v in series] for key, series in values.items()}, name
 
 
 def draw_energy(data: Data) -> Figure | str:
-    """(a) Energy per run stacked by component."""
+    """(a) Energy per run (or per training step) stacked by component."""
     values = {part: [_lookup(data.tables["energy_by_component"], run.label, "component",
-                             part, "energy_pj") / data.energy_unit.pj for run in data.runs]
+                             part, "energy_pj") / data.divisor(run) for run in data.runs]
               for part in ENERGY_PARTS}
+    values, unit = _scaled(values, "energy")
     fig, ax = _bar_figure(len(data.runs), panels=1)
     longest = _stacked_barh(ax[0], data.runs, values, palette.COMPONENT_COLOURS,
-                            palette.COMPONENT_NAMES, data.energy_unit.name, percent=True)
+                            palette.COMPONENT_NAMES, unit, percent=True)
     _room_for_totals(ax, longest)
-    ax[0].set_xlabel(f"energy per training run ({data.energy_unit.name})")
-    ax[0].set_title("Energy by component")
+    ax[0].set_xlabel(f"energy {PER_WORDS[data.per]} ({unit})")
+    ax[0].set_title(f"Energy by component, {PER_WORDS[data.per]}")
     return fig
 
 
 def draw_dram(data: Data) -> Figure | str:
-    """(b) DRAM bytes per run: by phase (read + written), read by operand, written by operand."""
+    """(b) DRAM bytes per run (or per training step): by phase (read + written), read by
+    operand, written by operand; the three panels share one scale and unit."""
     phase_rows, operand_rows = data.tables["dram_by_phase"], data.tables["dram_by_operand"]
     phases = list(dict.fromkeys(row["phase"] for row in phase_rows))
     panels = [
         ("read + written, by phase", {
-            phase: [_lookup(phase_rows, run.label, "phase", phase, "dram_bytes") / BYTES_PER_MB
-                    for run in data.runs] for phase in ordered(phases, PHASES)},
+            phase: [_lookup(phase_rows, run.label, "phase", phase, "dram_bytes")
+                    / data.divisor(run) for run in data.runs]
+            for phase in ordered(phases, PHASES)},
          palette.PHASE_COLOURS, palette.PHASE_NAMES),
         *((f"{title}, by operand", {
             operand: [_lookup(operand_rows, run.label, "operand", operand, column)
-                      / BYTES_PER_MB for run in data.runs] for operand in TRAFFIC_CLASSES},
+                      / data.divisor(run) for run in data.runs]
+            for operand in TRAFFIC_CLASSES},
           palette.OPERAND_COLOURS, palette.OPERAND_NAMES)
           for title, column in (("read", "dram_read_bytes"), ("written", "dram_write_bytes"))),
     ]
+    factor, unit = display_scale(_longest(panels[0][1]), "size")  # read + written: longest
+    panels = [(title, {key: [v / factor for v in series] for key, series in values.items()},
+               colours, names) for title, values, colours, names in panels]
     fig, axes = _bar_figure(len(data.runs), panels=3)
-    longest = max(_stacked_barh(ax, data.runs, values, colours, names, "MB")
+    longest = max(_stacked_barh(ax, data.runs, values, colours, names, unit)
                   for ax, (_, values, colours, names) in zip(axes, panels, strict=True))
     for ax, (title, *_) in zip(axes, panels, strict=True):
         ax.set_title(f"DRAM bytes {title}", loc="left")
         ax.tick_params(labelbottom=True)
     _room_for_totals(axes, longest)
-    axes[-1].set_xlabel("DRAM traffic per training run (MB)")
+    axes[-1].set_xlabel(f"DRAM traffic {PER_WORDS[data.per]} ({unit})")
+    fig.suptitle(f"DRAM traffic {PER_WORDS[data.per]}", fontweight="bold")
     return fig
 
 
@@ -98,6 +133,10 @@ def draw_dram_per_step(data: Data) -> Figure | str:
     if all(len(_series(run, "step")) < 2 for run in runs):
         return "every result covers a single recorded step: there is nothing to draw over steps"
     columns = _columns(runs, lambda run: (run.net, run.hardware_key))
+    largest = max(max(np.asarray(_series(run, "dram_read_bytes"), dtype=float)
+                      + np.asarray(_series(run, "dram_write_bytes"), dtype=float))
+                  for run in runs)
+    factor, unit = display_scale(largest, "size")
     fig = _figure(6.4)
     axes = fig.subplots(2, len(columns), sharex="col", sharey="row", squeeze=False)
     for column, (title, members) in enumerate(columns):
@@ -106,19 +145,18 @@ def draw_dram_per_step(data: Data) -> Figure | str:
             steps = np.asarray(_series(run, "step"), dtype=float)
             total = (np.asarray(_series(run, "dram_read_bytes"), dtype=float)
                      + np.asarray(_series(run, "dram_write_bytes"), dtype=float))
-            _line(top, steps, total / BYTES_PER_MB, run, data)
+            _line(top, steps, total / factor, run, data)
             weights = _series(run, "weight_dram_read_bytes")
             if weights:
-                _line(bottom, steps, np.asarray(weights, dtype=float) / BYTES_PER_MB, run,
-                      data)
+                _line(bottom, steps, np.asarray(weights, dtype=float) / factor, run, data)
         top.set_title(title)
         top.set_ylim(bottom=0)
         bottom.set_ylim(bottom=0)
         bottom.set_xlabel("training step")
     for ax in axes[1]:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    axes[0, 0].set_ylabel("read + written\n(MB per step)")
-    axes[1, 0].set_ylabel("weight reads, values +\nmetadata (MB per step)")
+    axes[0, 0].set_ylabel(f"read + written\n({unit} per step)")
+    axes[1, 0].set_ylabel(f"weight reads, values +\nmetadata ({unit} per step)")
     fig.suptitle("Off-chip traffic per training step", fontweight="bold")
     _figure_legend(fig, axes.flat)
     fig.align_ylabels()
@@ -197,8 +235,8 @@ def draw_layers(data: Data) -> Figure | str:
                         gridspec_kw={"height_ratios": heights})[:, 0]
     for ax, (net, runs, names) in zip(axes, per_net, strict=True):
         _layer_bars(ax, rows, runs, names, data, horizontal)
-        ax.set_title(f"DRAM traffic per layer, read + written over all phases: {net}",
-                     loc="left")
+        ax.set_title(f"DRAM traffic per layer {PER_WORDS[data.per]}, read + written over "
+                     f"all phases: {net}", loc="left")
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), title="run")
     return fig
 
@@ -212,19 +250,23 @@ def draw_accuracy(data: Data) -> Figure | str:
     fig = _figure(4.2, width=7.5)
     ax = fig.subplots()
     ticks = set()
+    several_designs = len({runs[0].hardware_key for runs, _ in groups}) > 1
     for runs, dense in groups:
         points = ([dense] if dense is not None else []) + runs
         x = [run.compression for run in points]
         y = [run.final_accuracy for run in points]
         ticks.update(x)
         style = data.styles[runs[0].label]  # the method's colour, its darkest shade
+        first = runs[0]
+        design = f", on {first.hardware_name}" if several_designs else ""
         ax.plot(x, y, marker="o", color=style.colour, linestyle=style.linestyle,
-                label=f"{runs[0].method_name} on {runs[0].hardware_name} ({runs[0].net})")
+                label=f"{first.method_name}: {first.net} on "
+                      f"{first.trace.get('dataset') or '?'}{design}")
         if dense is not None:
             ax.plot([1.0], [dense.final_accuracy], marker="s", markersize=8, linestyle="none",
                     color=palette.METHOD_COLOURS["dense"])
         for xi, yi in zip(x, y, strict=True):
-            ax.annotate(f"{yi:.1f}%", (xi, yi), textcoords="offset points", xytext=(0, 7),
+            ax.annotate(f"{yi:.1f}%", (xi, yi), textcoords="offset points", xytext=(0, 9),
                         ha="center", fontsize=8)
     if any(dense is not None for _, dense in groups):
         ax.plot([], [], marker="s", linestyle="none", color=palette.METHOD_COLOURS["dense"],
@@ -234,8 +276,12 @@ def draw_accuracy(data: Data) -> Figure | str:
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("compression (parameters / stored weights, log scale)")
     ax.set_ylabel("final test accuracy (%)")
-    ax.set_title("Accuracy vs compression")
+    ax.set_title("Accuracy vs compression (one training run per point)")
     ax.margins(x=0.08, y=0.15)
+    low, high = ax.get_ylim()
+    if high - low < MIN_ACCURACY_SPAN:  # a 0.5-point seed wobble must not look like a cliff
+        middle = (low + high) / 2
+        ax.set_ylim(middle - MIN_ACCURACY_SPAN / 2, middle + MIN_ACCURACY_SPAN / 2)
     ax.legend(loc="best")
     return fig
 
@@ -269,7 +315,7 @@ FIGURES: dict[str, tuple[str, str, Callable[[Data], Figure | str]]] = {
         "DRAM traffic by phase and by operand",
         "Top: each run's DRAM bytes (read + written) split by training phase; middle and "
         "bottom: the bytes read and written split by operand (weights, their metadata, "
-        "activations, gradients, ...). The three panels share the MB scale.",
+        "activations, gradients, ...). The three panels share one scale.",
         draw_dram),
     "dram_per_step": (
         "Off-chip traffic over training steps",
@@ -373,12 +419,16 @@ def _layer_bars(ax, rows, runs: list[Run], names: list[str], data: Data,
                 horizontal: bool) -> None:
     position = np.arange(len(names))
     width = 0.8 / len(runs)
-    for index, run in enumerate(runs):
-        mb = np.zeros(len(names))
+    traffic = {run.label: np.zeros(len(names)) for run in runs}
+    for run in runs:
         for row in rows:
             if row["run"] == run.label:
-                mb[names.index(row["layer"])] += (row["dram_read_bytes"]
-                                                  + row["dram_write_bytes"]) / BYTES_PER_MB
+                traffic[run.label][names.index(row["layer"])] += (
+                    row["dram_read_bytes"] + row["dram_write_bytes"]) / data.divisor(run)
+    factor, unit = display_scale(max(float(np.nanmax(v, initial=0.0))
+                                     for v in traffic.values()), "size")
+    for index, run in enumerate(runs):
+        mb = traffic[run.label] / factor
         style = data.styles[run.label]
         offset = position - 0.4 + width * (index + 0.5)
         bar = ax.barh if horizontal else ax.bar
@@ -388,12 +438,12 @@ def _layer_bars(ax, rows, runs: list[Run], names: list[str], data: Data,
     if horizontal:
         ax.set_yticks(position, names)
         ax.set_ylim(len(names) - 0.5, -0.5)
-        ax.set_xlabel("DRAM traffic per training run (MB)")
+        ax.set_xlabel(f"DRAM traffic {PER_WORDS[data.per]} ({unit})")
         ax.set_ylabel("layer (name in the trace)")
         ax.grid(axis="y", visible=False)
     else:
         ax.set_xticks(position, names)
-        ax.set_ylabel("DRAM traffic per training run (MB)")
+        ax.set_ylabel(f"DRAM traffic {PER_WORDS[data.per]} ({unit})")
         ax.set_xlabel("layer (name in the trace)")
         ax.grid(axis="x", visible=False)
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from accelsim.hw.description import DTYPE_BYTES, canonical_dtype
 from accelsim.report import palette
 from accelsim.report.figures import FIGURES
+from accelsim.report.labels import describe_training, optimizer_text
 from accelsim.report.runs import Run
-from accelsim.report.tables import BYTES_PER_MB, RATIO_METRICS, EnergyUnit, times
+from accelsim.report.tables import RATIO_METRICS, ByteUnit, EnergyUnit, times
 from accelsim.sim.results import ENERGY_PARTS, TRAFFIC_CLASSES
 
 RATIO_HEADINGS = {"weight_dram_read_bytes": "weight DRAM reads", "dram_bytes": "all DRAM traffic",
@@ -16,21 +18,26 @@ RATIO_HEADINGS = {"weight_dram_read_bytes": "weight DRAM reads", "dram_bytes": "
 
 
 def render_report(runs: list[Run], tables: dict[str, list[dict]], ratios: list[dict],
-                  figures: dict[str, dict[str, Any]], energy_unit: EnergyUnit) -> str:
+                  figures: dict[str, dict[str, Any]], energy_unit: EnergyUnit,
+                  byte_unit: ByteUnit, per: str = "run") -> str:
+    """report.md; tables hold totals per run, the bar figures are ``per`` run or step."""
     sections = [
         ["# accelsim report", "",
          f"{len(runs)} simulated training run{'s' if len(runs) != 1 else ''}. Bytes are "
-         f"decimal MB (10^6 bytes), energy is in {energy_unit.name}, cycles are array clock "
-         "cycles; all are totals over the training steps each result covers.", "",
+         f"decimal {byte_unit.name} (10^{round(math.log10(byte_unit.bytes))} bytes), energy is in "
+         f"{energy_unit.name}, cycles are array clock cycles; the tables hold totals over "
+         "the training steps each result covers, the energy and DRAM bar figures show "
+         + ("each run's totals." if per == "run" else "values per training step (a "
+            "run's totals divided by its training steps).") + "", "",
          *_steps_warning(runs)],
         _simulated(runs),
         _headline(runs, ratios),
         _energy(runs, tables["energy_by_component"], energy_unit, figures),
-        _phases(runs, tables["dram_by_phase"], figures),
-        _operands(runs, tables["dram_by_operand"]),
+        _phases(runs, tables["dram_by_phase"], figures, byte_unit),
+        _operands(runs, tables["dram_by_operand"], byte_unit),
         _over_steps(figures),
         _accuracy(runs, figures),
-        _layers(runs, tables["layers"], figures),
+        _layers(runs, tables["layers"], figures, byte_unit),
         _files(figures),
     ]
     return "\n".join(line for section in sections for line in section)
@@ -49,17 +56,19 @@ def _steps_warning(runs: list[Run]) -> list[str]:
 
 def _simulated(runs: list[Run]) -> list[str]:
     lines = ["## What was simulated", "",
-             _row("run", "net", "method", "budget", "dataset", "batch", "steps",
-                  "final accuracy", "hardware", "result file"),
-             _row(*["---"] * 10)]
+             _row("run", "net", "method", "budget", "dataset", "optimizer", "lr schedule",
+                  "batch", "steps", "final accuracy", "hardware", "result file"),
+             _row(*["---"] * 12)]
     for run in runs:
         steps = run.totals["training_steps"]
         recorded = len(run.per_step.get("step") or [])
         step_text = f"{steps:,.0f}" + (f" ({recorded:,} recorded)" if recorded
                                        and recorded != steps else "")
         accuracy = run.final_accuracy
+        facets = describe_training({"dataset": run.trace.get("dataset"), **run.settings})
         lines.append(_row(run.label, run.net, run.method_name, budget_text(run),
-                          run.trace.get("dataset") or "?", run.trace.get("batch_size") or "?",
+                          run.trace.get("dataset") or "?", optimizer_text(facets),
+                          run.lr_schedule or "?", run.trace.get("batch_size") or "?",
                           step_text, f"{accuracy:.2f}%" if accuracy is not None else "n/a",
                           run.hardware_name, f"`{run.path}`"))
     lines += ["", "### Hardware", ""]
@@ -114,9 +123,13 @@ def _energy(runs, rows, unit: EnergyUnit, figures) -> list[str]:
     return lines + ["", *_figure_lines("energy_by_component", figures)]
 
 
-def _phases(runs, rows, figures) -> list[str]:
+def _phases(runs, rows, figures, unit: ByteUnit) -> list[str]:
+    def _mb(value: float) -> str:
+        return _size(value, unit)
+
     lines = ["## DRAM traffic and cycles by phase", "",
-             _row("run", "phase", "DRAM read (MB)", "DRAM written (MB)", "cycles",
+             _row("run", "phase", f"DRAM read ({unit.name})", f"DRAM written ({unit.name})",
+                  "cycles",
                   "share of cycles"),
              _row("---", "---", "---:", "---:", "---:", "---:")]
     for run in runs:
@@ -133,9 +146,12 @@ def _phases(runs, rows, figures) -> list[str]:
     return lines + ["", *_figure_lines("dram_by_phase_operand", figures)]
 
 
-def _operands(runs, rows) -> list[str]:
+def _operands(runs, rows, unit: ByteUnit) -> list[str]:
+    def _mb(value: float) -> str:
+        return _size(value, unit)
+
     lines = ["## DRAM traffic by operand", "",
-             "Read / written, MB. Metadata is the storage format's index data.", "",
+             f"Read / written, {unit.name}. Metadata is the storage format's index data.", "",
              _row("run", *(palette.OPERAND_NAMES[o] for o in TRAFFIC_CLASSES)),
              _row("---", *["---:"] * len(TRAFFIC_CLASSES))]
     for run in runs:
@@ -157,10 +173,13 @@ def _accuracy(runs, figures) -> list[str]:
                                                              figures)]
 
 
-def _layers(runs, rows, figures) -> list[str]:
+def _layers(runs, rows, figures, unit: ByteUnit) -> list[str]:
+    def _mb(value: float) -> str:
+        return _size(value, unit)
+
     lines = ["## Per layer", "", *_figure_lines("dram_by_layer", figures),
-             "DRAM bytes read by operand (MB), written (MB) and cycles per layer and phase; "
-             "`layers.csv` has every counter.", ""]
+             f"DRAM bytes read by operand ({unit.name}), written ({unit.name}) and cycles per "
+             "layer and phase; `layers.csv` has every counter.", ""]
     for run in runs:
         run_rows = [row for row in rows if row["run"] == run.label]
         operands = [o for o in TRAFFIC_CLASSES
@@ -304,8 +323,8 @@ def _row(*cells) -> str:
     return "| " + " | ".join(str(cell).replace("|", "\\|") for cell in cells) + " |"
 
 
-def _mb(value: float) -> str:
-    return _num(value / BYTES_PER_MB)
+def _size(value: float, unit: ByteUnit) -> str:
+    return _num(value / unit.bytes)
 
 
 def _num(value: float) -> str:

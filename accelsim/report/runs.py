@@ -9,11 +9,12 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from accelsim.errors import ConfigError
+from accelsim.errors import AccelsimError, ConfigError
+from accelsim.report.labels import describe_training, differing_text
 from accelsim.sim.results import (
     ENERGY_PARTS,
     RESULT_FORMAT,
@@ -26,6 +27,8 @@ from accelsim.trace.methods import compression_of
 METHOD_NAMES = {"dense": "Dense", "dropback": "DropBack", "swd": "SWD",
                 "filter_pruning": "Filter pruning"}
 SECTIONS = ("trace", "hardware", "totals", "by_phase", "layers", "per_step")
+# The trace-header keys a label may need beyond what a result's "trace" section holds.
+SETTING_KEYS = ("dataset", "batch_size", "optimizer", "optimizer_params", "extra")
 ROW_KEYS = ("cycles", *(f"energy_pj.{part}" for part in ENERGY_PARTS),
             *(f"dram_read_bytes.{operand}" for operand in TRAFFIC_CLASSES),
             *(f"dram_write_bytes.{operand}" for operand in TRAFFIC_CLASSES))
@@ -39,6 +42,8 @@ class Run:
     label: str
     path: Path
     result: dict[str, Any]
+    # The trace header's training settings (SETTING_KEYS; {} when the trace is unreadable).
+    settings: dict[str, Any] = field(default_factory=dict)
 
     @property
     def trace(self) -> dict[str, Any]:
@@ -75,6 +80,19 @@ class Run:
         return str(hardware.get("fingerprint") or hardware.get("name"))
 
     @property
+    def optimizer(self) -> str | None:
+        return self.settings.get("optimizer")
+
+    @property
+    def optimizer_params(self) -> dict[str, Any]:
+        return self.settings.get("optimizer_params") or {}
+
+    @property
+    def lr_schedule(self) -> str | None:
+        schedule = self.optimizer_params.get("lr_schedule")
+        return schedule.get("spec") if isinstance(schedule, dict) else None
+
+    @property
     def workload_key(self) -> tuple:
         """Net, dataset and batch size: runs with equal keys train the same workload."""
         return (self.net, self.trace.get("dataset"), self.trace.get("batch_size"))
@@ -107,8 +125,34 @@ def load_runs(paths: Sequence[str | Path]) -> list[Run]:
     """Read and check every result file, then give each run a unique label."""
     if not paths:
         raise ConfigError("report: no result files given")
-    runs = [Run("", Path(path), read_result(path)) for path in paths]
+    runs = []
+    for path in paths:
+        result = read_result(path)
+        runs.append(Run("", Path(path), result, training_settings(result, Path(path))))
     return [replace(run, label=label) for run, label in zip(runs, _labels(runs), strict=True)]
+
+
+def training_settings(result: dict[str, Any], path: Path) -> dict[str, Any]:
+    """The run's training settings: from the result's trace section when it has them,
+    else from the header of the trace it names (as given, or next to the result file);
+    {} when neither is available, and labels then say ``?`` for what is unknown."""
+    trace = result["trace"]
+    if all(key in trace for key in SETTING_KEYS):
+        return {key: trace[key] for key in SETTING_KEYS}
+    from accelsim.trace import open_trace
+
+    named = trace.get("path")
+    if not isinstance(named, str) or not named:
+        return {}
+    for candidate in (Path(named), path.parent / Path(named).name):
+        if candidate.is_file():
+            try:
+                with open_trace(candidate) as reader:
+                    header = reader.header
+            except AccelsimError:
+                return {}
+            return {key: getattr(header, key) for key in SETTING_KEYS}
+    return {}
 
 
 def read_result(path: str | Path) -> dict[str, Any]:
@@ -163,16 +207,28 @@ def _is_number(value: Any) -> bool:
 
 
 def _labels(runs: list[Run]) -> list[str]:
-    """'DropBack 25x on dropback-edge', with the net when runs span several nets and the
-    file name when two runs would otherwise share a label."""
+    """'DropBack 25x on dropback-edge'; with the net when runs span several nets, every
+    training setting in which runs of the same net differ ('Dense, Adam lr 0.001 wd
+    0.0001, lr constant on ...'), and the file name when two runs would still share a
+    label. Runs of different nets are told apart by the net alone."""
     several_nets = len({run.net for run in runs}) > 1
+    facets = [describe_training({"dataset": run.trace.get("dataset"),
+                                 "batch_size": run.trace.get("batch_size"), **run.settings})
+              for run in runs]
+    differing = [""] * len(runs)
+    for net in dict.fromkeys(run.net for run in runs):
+        members = [i for i, run in enumerate(runs) if run.net == net]
+        for i, text in zip(members, differing_text([facets[i] for i in members]),
+                           strict=True):
+            differing[i] = text
     labels = []
-    for run in runs:
+    for run, settings in zip(runs, differing, strict=True):
         name = run.method_name
         if run.method != "dense" and run.compression is not None:
             name += f" {run.compression:.3g}x"
         prefix = f"{run.net} " if several_nets else ""
-        labels.append(f"{prefix}{name} on {run.hardware_name}")
+        middle = f", {settings}" if settings else ""
+        labels.append(f"{prefix}{name}{middle} on {run.hardware_name}")
     unique: list[str] = []
     for run, label in zip(runs, labels, strict=True):
         if labels.count(label) > 1:

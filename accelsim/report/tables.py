@@ -13,11 +13,11 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from accelsim.hw.units import display_scale
 from accelsim.report.runs import Run
 from accelsim.sim.lowering import PHASES
 from accelsim.sim.results import COUNTER_NAMES, ENERGY_PARTS, TRAFFIC_CLASSES, counter
 
-BYTES_PER_MB = 1e6  # every byte count in the report is shown in decimal MB
 RATIO_METRICS = ("weight_dram_read_bytes", "dram_bytes", "cycles", "energy_pj")
 # (less, more, same, none) phrasing of each ratio in report.md; {x} is the factor
 _RATIO_PHRASES = {
@@ -37,15 +37,36 @@ _RATIO_PHRASES = {
 
 @dataclass(frozen=True)
 class EnergyUnit:
-    """The one energy unit of a report (µJ or mJ), chosen from the largest run."""
+    """The one energy unit of a report's tables (J, mJ, µJ, nJ), from the largest run."""
 
     name: str
     pj: float  # picojoules in one unit
 
     @classmethod
+    def for_largest(cls, largest_pj: float) -> EnergyUnit:
+        factor, name = display_scale(largest_pj, "energy")
+        return cls(name, factor)
+
+    @classmethod
     def for_runs(cls, runs: list[Run]) -> EnergyUnit:
-        largest_pj = max(run.total("energy_pj") for run in runs)
-        return cls("mJ", 1e9) if largest_pj >= 1e9 else cls("µJ", 1e6)
+        return cls.for_largest(max(run.total("energy_pj") for run in runs))
+
+
+@dataclass(frozen=True)
+class ByteUnit:
+    """The one byte unit of a report's tables (decimal GB, MB, kB), from the largest run."""
+
+    name: str
+    bytes: float  # bytes in one unit
+
+    @classmethod
+    def for_largest(cls, largest_bytes: float) -> ByteUnit:
+        factor, name = display_scale(largest_bytes, "size")
+        return cls(name, factor)
+
+    @classmethod
+    def for_runs(cls, runs: list[Run]) -> ByteUnit:
+        return cls.for_largest(max(run.total("dram_bytes") for run in runs))
 
 
 def energy_by_component(runs: list[Run]) -> list[dict[str, Any]]:

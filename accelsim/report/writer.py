@@ -20,7 +20,7 @@ from typing import Any
 from accelsim import __version__
 from accelsim.errors import ConfigError
 from accelsim.report import tables as tabulate
-from accelsim.report.figures import FIGURES, FORMATS, Data, render
+from accelsim.report.figures import FIGURES, FORMATS, PER, Data, render
 from accelsim.report.markdown import budget_text, hardware_summary, render_report
 from accelsim.report.palette import run_styles
 from accelsim.report.runs import Run, load_runs
@@ -36,13 +36,22 @@ TABLES = {  # CSV file -> table
 }
 
 
-def write_report(result_paths: Sequence[str | Path], out_dir: str | Path) -> list[Path]:
+def write_report(result_paths: Sequence[str | Path], out_dir: str | Path,
+                 per: str = "auto") -> list[Path]:
     """Write the report of the runs in ``result_paths`` into ``out_dir``; the files written.
+
+    ``per``: the energy and DRAM bar figures show each run's totals (``"run"``), its
+    totals per training step (``"step"``), or (``"auto"``) per step exactly when the runs
+    cover different numbers of training steps, so a shorter run never looks cheaper.
 
     Raises ConfigError naming the file when an input is missing, not JSON, not an accelsim
     result or of another result version; nothing is written then.
     """
+    if per not in ("auto", *PER):
+        raise ConfigError(f"--per must be auto, run or step, got {per!r}")
     runs = load_runs(result_paths)
+    if per == "auto":
+        per = "step" if len({run.totals["training_steps"] for run in runs}) > 1 else "run"
     out = Path(out_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -55,7 +64,7 @@ def write_report(result_paths: Sequence[str | Path], out_dir: str | Path) -> lis
     except OSError as err:
         raise ConfigError(f"cannot write into {out}: {err.strerror}") from None
     try:
-        written = _write_all(runs, staging)
+        written = _write_all(runs, staging, per)
         _refuse_inputs([out / path for path in written], result_paths)
         return _move_into_place(staging, out, written)
     finally:
@@ -71,12 +80,13 @@ def _refuse_inputs(destinations: list[Path], inputs: Sequence[str | Path]) -> No
                                   f"choose another folder")
 
 
-def _write_all(runs: list[Run], folder: Path) -> list[Path]:
+def _write_all(runs: list[Run], folder: Path, per: str) -> list[Path]:
     """Every output file under ``folder``; their paths relative to it, report.md first."""
     tables = {name[:-4]: table(runs) for name, table in TABLES.items()}
     ratios = tabulate.ratios(runs)
     energy_unit = tabulate.EnergyUnit.for_runs(runs)
-    data = Data(runs, tables, run_styles(runs), energy_unit)
+    byte_unit = tabulate.ByteUnit.for_runs(runs)
+    data = Data(runs, tables, run_styles(runs), per)
     (folder / FIGURE_FOLDER).mkdir()
     figures, drawn = {}, []
     for name in FIGURES:
@@ -89,9 +99,10 @@ def _write_all(runs: list[Run], folder: Path) -> list[Path]:
                              for fmt, path in zip(FORMATS, relative, strict=True)}
             drawn += relative
     texts = {
-        "report.md": render_report(runs, tables, ratios, figures, energy_unit),
-        "report.json": json.dumps(_json_safe(_report_data(runs, tables, ratios, figures,
-                                                          energy_unit)), indent=1) + "\n",
+        "report.md": render_report(runs, tables, ratios, figures, energy_unit, byte_unit,
+                                   per),
+        "report.json": json.dumps(_json_safe(_report_data(
+            runs, tables, ratios, figures, energy_unit, byte_unit, per)), indent=1) + "\n",
         **{name: tabulate.to_csv(tables[name[:-4]]) for name in TABLES},
     }
     for name, text in texts.items():
@@ -118,11 +129,13 @@ def _move_into_place(staging: Path, out: Path, relative: list[Path]) -> list[Pat
 
 
 def _report_data(runs: list[Run], tables: dict, ratios: list[dict], figures: dict,
-                 energy_unit: tabulate.EnergyUnit) -> dict[str, Any]:
+                 energy_unit: tabulate.EnergyUnit, byte_unit: tabulate.ByteUnit,
+                 per: str) -> dict[str, Any]:
     return {
         "format": REPORT_FORMAT, "version": REPORT_VERSION, "accelsim": __version__,
         "units": {"bytes": "B", "energy": "pJ", "cycles": "array clock cycles",
-                  "shown_as": {"bytes": "MB (10^6 B)", "energy": energy_unit.name}},
+                  "shown_as": {"bytes": byte_unit.name, "energy": energy_unit.name},
+                  "bar_figures": f"per training {per}"},
         "runs": [_run_data(run, runs) for run in runs],
         "ratios": ratios,
         "tables": tables,
@@ -137,6 +150,8 @@ def _run_data(run: Run, runs: list[Run]) -> dict[str, Any]:
     return {
         "label": run.label, "path": str(run.path), "net": run.net, "method": run.method,
         "method_params": run.trace.get("method_params") or {},
+        "optimizer": run.optimizer, "optimizer_params": run.optimizer_params,
+        "lr_schedule": run.lr_schedule,
         "budget": budget_text(run), "compression": run.compression,
         "dataset": run.trace.get("dataset"), "batch_size": run.trace.get("batch_size"),
         "params_total": run.trace.get("params_total"),

@@ -19,7 +19,11 @@ from accelsim.errors import TraceError
 FORMAT_NAME = "accelsim-trace"
 FORMAT_VERSION = 1  # major: a reader refuses majors it does not know
 FORMAT_MINOR = 1  # minor: additions an older reader of the same major may ignore
-# minor 1 added the header key "reproducibility" (absent from minor-0 files: {})
+# Header keys added by a minor version, with the value a file of an older minor means.
+# Minor 1: the optimizer's hyper-parameters and lr schedule (minor 0 recorded only its
+# name) and "reproducibility" (torch threads and determinism settings; minor 0: {}).
+# A file of that minor or newer must have them.
+OPTIONAL_HEADER_KEYS = {"optimizer_params": (dict, dict, 1), "reproducibility": (dict, dict, 1)}
 SUPPORTED_VERSIONS = (1,)
 
 MAX_NUMEL = 2**40  # weights per tensor: a reader holds a one-byte mask entry per weight
@@ -156,6 +160,8 @@ class TraceHeader:
     method: str = "dense"
     method_params: dict[str, Any] = field(default_factory=dict)
     optimizer: str = "sgd"
+    # lr (initial), momentum, weight_decay, betas, ... and lr_schedule {kind, spec, ...}
+    optimizer_params: dict[str, Any] = field(default_factory=dict)
     optimizer_state_per_weight: int = 0
     batch_size: int = 1
     dtypes: dict[str, str] = field(default_factory=_default_dtypes)
@@ -188,7 +194,7 @@ class TraceHeader:
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"format": self.format, "format_version": self.format_version}
         out.update({key: getattr(self, key) for key, _ in self._SCALARS})
-        out["reproducibility"] = self.reproducibility
+        out.update({key: getattr(self, key) for key in OPTIONAL_HEADER_KEYS})
         out["layers"] = [layer.to_dict() for layer in self.layers]
         out["tensors"] = [tensor.to_dict() for tensor in self.tensors]
         return out
@@ -203,8 +209,9 @@ class TraceHeader:
         _check(version in SUPPORTED_VERSIONS,
                f"header.format_version {version} is not supported {SUPPORTED_VERSIONS}")
         values = {key: spec.get(key, kind) for key, kind in cls._SCALARS}
-        if minor >= 1:
-            values["reproducibility"] = spec.get("reproducibility", dict)
+        values.update({key: spec.get(key, kind) if minor >= since
+                       else spec.optional(key, kind, default())
+                       for key, (kind, default, since) in OPTIONAL_HEADER_KEYS.items()})
         layers = [LayerInfo.from_dict(_as_dict(item, f"header.layers[{i}]"),
                                       f"header.layers[{i}]", lenient)
                   for i, item in enumerate(spec.get("layers", list))]
@@ -250,6 +257,10 @@ class _Fields:
         ok = isinstance(value, kinds) and not (isinstance(value, bool) and bool not in kinds)
         _check(ok, f"{self.where}.{key} has type {type(value).__name__}")
         return value
+
+    def optional(self, key: str, kind, default):
+        """A key an older minor version lacks: ``default`` when absent, else typed."""
+        return self.get(key, kind) if key in self.data else default
 
     def finish(self) -> None:
         """Refuse keys nobody asked for, unless a newer minor version may have added them."""

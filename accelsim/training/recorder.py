@@ -32,6 +32,7 @@ from accelsim.errors import ConfigError
 from accelsim.trace import LayerInfo, StepRecord, TensorInfo, TraceHeader, TraceWriter
 from accelsim.training.init import RegenInit
 from accelsim.training.methods import Dense, PruningMethod
+from accelsim.training.optim import optimizer_params
 from accelsim.training.params import parameter_table
 
 _LAYER_KINDS = {
@@ -88,6 +89,7 @@ class TraceRecorder:
         keyframe_every: int = 256,
         overwrite: bool = False,
         extra: dict[str, Any] | None = None,
+        lr_schedule: dict[str, Any] | None = None,
     ):
         if record_every < 1:
             raise ConfigError(f"record_every must be >= 1, got {record_every}")
@@ -103,6 +105,7 @@ class TraceRecorder:
         self.dataset, self.record_every, self.extra = dataset, record_every, extra or {}
         self.regen_init = regen_init or getattr(self.method, "init", None)
         self.activation_density = activation_density
+        self.lr_schedule = lr_schedule  # how the loop changes the lr ({"kind": ...}), if known
         self.count_changed = count_changed
         self._writer_options = {"keyframe_every": keyframe_every, "overwrite": overwrite}
         self._layers: list[LayerInfo] = []
@@ -236,10 +239,14 @@ class TraceRecorder:
         regen = self.regen_init.to_dict() if self.regen_init else {"name": "none",
                                                                      "version": 0, "seed": 0}
         dtype = str(self.entries[0].param.dtype).replace("torch.", "") if self.entries else ""
+        optimizer = optimizer_params(self.optimizer)
+        if self.lr_schedule is not None:
+            optimizer["lr_schedule"] = dict(self.lr_schedule)
         return TraceHeader(
             net=self.net, layers=self._layers, tensors=tensors, method=self.method.name,
             method_params=self.method.hparams(), optimizer=type(self.optimizer).__name__.lower(),
-            optimizer_state_per_weight=self._state_per_weight(), batch_size=self._batch_size,
+            optimizer_params=optimizer, optimizer_state_per_weight=self._state_per_weight(),
+            batch_size=self._batch_size,
             dtypes={"weights": dtype, "activations": dtype, "gradients": dtype,
                     "optimizer_state": dtype},
             regen=regen, dataset=self.dataset, record_every=self.record_every,
@@ -295,10 +302,11 @@ def record(config, out: str, overwrite: bool = False, progress: bool = True):
     from accelsim.training.loop import prepare, train
 
     run = prepare(config)
+    config = run.config  # every default filled in
     with TraceRecorder(run.model, run.optimizer, out, run.method, net=config.net,
                        dataset=run.data.name, regen_init=run.init, overwrite=overwrite,
-                       extra={"seed": config.seed, "epochs": config.epochs,
-                              "lr": config.lr}) as recorder:
+                       lr_schedule=config.schedule.to_dict(),
+                       extra={"seed": config.seed, "epochs": config.epochs}) as recorder:
         result = train(run, progress=progress,
                        on_step=lambda step, loss, lr: recorder.log(loss=loss),
                        on_epoch=lambda epoch, accuracy: recorder.log(accuracy=accuracy))

@@ -19,7 +19,8 @@ def test_pareto_mask_keeps_the_non_dominated_points_and_exact_ties():
 
 def row(point, **overrides):
     return {"point": point, "trace": "t", "net": "n", "method": "dense",
-            "compression": None, "hardware": "h", **overrides, "fidelity": "fast",
+            "compression": None, "dataset": "digits", "optimizer": "SGD lr 0.1",
+            "lr_schedule": "constant", "hardware": "h", **overrides, "fidelity": "fast",
             "steps": "all", "phases": "fwd", "cycles": 10.0 - point, "energy_pj": 1.0 + point,
             "macs": 5.0, "key": f"k{point}"}
 
@@ -48,3 +49,18 @@ def test_figure_units_and_legend():
     legend = [text.get_text() for text in axes.get_legend().get_texts()]
     assert legend == ["dense (1)", "dropback 25x (2)", "Pareto front (2)"]
     assert method_label("swd", 10.0) == "swd 10x" and method_label("dense", None) == "dense"
+
+
+def test_legend_tells_runs_apart_by_their_training_settings():
+    frame = pd.DataFrame({"cycles": [2e6, 3e6, 4e6, 5e6], "energy_pj": [5e9, 2e9, 3e9, 4e9],
+                          "method": ["dense", "dense", "dropback", "dropback"],
+                          "compression": [np.nan, np.nan, 25.0, 25.0],
+                          "dataset": ["mnist-5k"] * 4,
+                          "optimizer": ["SGD lr 0.1", "Adam lr 0.001"] * 2,
+                          "lr_schedule": ["constant"] * 4,
+                          "hardware": ["a"] * 4, "fidelity": ["fast"] * 4,
+                          "pareto_front": [True, True, False, False]})
+    legend = [text.get_text() for text in pareto_figure(frame, "t").axes[0].get_legend()
+              .get_texts()]
+    assert legend[:4] == ["dense, SGD lr 0.1 (1)", "dense, Adam lr 0.001 (1)",
+                          "dropback 25x, SGD lr 0.1 (1)", "dropback 25x, Adam lr 0.001 (1)"]

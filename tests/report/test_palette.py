@@ -29,7 +29,16 @@ def test_run_styles(results_dir):
     ])
     styles = palette.run_styles(runs)
     dense, db10, db50, db10_lp = (styles[run.label] for run in runs)
-    assert db10.colour == db10_lp.colour != db50.colour  # same method and budget
+    assert len({style.colour for style in styles.values()}) == 4  # a colour per run
     assert db10.linestyle == dense.linestyle != db10_lp.linestyle  # hardware
-    assert dense.colour != db10.colour
-    assert sum(db50.colour) > sum(db10.colour)  # the larger compression is lighter
+    assert dense.colour == palette.to_rgb(palette.METHOD_COLOURS["dense"])  # alone: as is
+    assert sum(db50.colour) > sum(db10_lp.colour) > sum(db10.colour)  # dark to light
+
+
+def test_every_run_has_its_own_colour_even_beyond_the_shades(results_dir):
+    paths = [write_result(results_dir, f"db{c}", method="dropback", compression=c)
+             for c in (2, 4, 8, 16, 32, 64)]
+    paths += [write_result(results_dir, f"swd{c}", method="swd", compression=c)
+              for c in (2, 4, 8, 16)]
+    styles = palette.run_styles(load_runs(paths))
+    assert len({style.colour for style in styles.values()}) == len(paths)

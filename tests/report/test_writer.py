@@ -13,7 +13,6 @@ from accelsim.errors import ConfigError
 from accelsim.report import write_report
 from accelsim.report.palette import run_styles
 from accelsim.report.runs import load_runs
-from accelsim.report.tables import EnergyUnit
 from accelsim.report.writer import TABLES
 from accelsim.sim import simulate
 
@@ -178,7 +177,7 @@ def test_out_dir_that_is_a_file(results_dir, tmp_path):
 
 def _figure_data(runs):
     tables = {name[:-4]: table(runs) for name, table in TABLES.items()}
-    return figures.Data(runs, tables, run_styles(runs), EnergyUnit.for_runs(runs))
+    return figures.Data(runs, tables, run_styles(runs))
 
 
 def test_figures_without_their_data_are_skipped(results_dir):

