@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
-
-from accelsim.errors import ConfigError
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -32,12 +29,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 def run(args: argparse.Namespace) -> int:
     from accelsim.files import check_outputs, write_text_atomic
     from accelsim.hw import load_hardware
+    from accelsim.hw.units import readable
     from accelsim.sim.pricing import reprice
     from accelsim.sim.results import load_result
 
-    if os.path.exists(args.out) and os.path.samefile(args.out, args.result):
-        raise ConfigError(f"--out {args.out}: is the input result; write the re-priced one "
-                          "elsewhere")
     check_outputs({"--out": args.out}, [args.result, args.hw])  # folder exists, no input
     result = load_result(args.result)
     hw = load_hardware(args.hw)
@@ -45,6 +40,6 @@ def run(args: argparse.Namespace) -> int:
     write_text_atomic(args.out, repriced.to_json(rows=repriced.rows is not None))
     before, after = result.totals["energy_pj"], repriced.totals["energy_pj"]
     changed = repriced.options["repriced"]["changed"]
-    print(f"re-priced {args.result} for {hw.name}: energy {before / 1e6:.4g} uJ -> "
-          f"{after / 1e6:.4g} uJ ({len(changed)} price(s) changed); {args.out}")
+    print(f"re-priced {args.result} for {hw.name}: energy {readable(before, 'energy')} -> "
+          f"{readable(after, 'energy')} ({len(changed)} price(s) changed); {args.out}")
     return 0
