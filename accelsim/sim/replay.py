@@ -591,7 +591,10 @@ def replay_records(header: TraceHeader, records: Iterable[StepRecord], params: S
                "method_params": header.method_params, "dataset": header.dataset,
                "batch_size": header.batch_size, "params_total": header.params_total,
                "record_every": header.record_every,
-               "final_accuracy": evaluated[-1] if evaluated else None},
+               "final_accuracy": evaluated[-1] if evaluated else None,
+               # How it trained, so reports label runs without the trace file.
+               "optimizer": header.optimizer, "optimizer_params": header.optimizer_params,
+               "extra": header.extra},
         hardware={"name": params.name},
         layers=engine.layer_names, phases=engine.phases,
         steps=np.asarray(followed.step, dtype=np.int64), step_weight=weights, rows=rows,

@@ -86,3 +86,19 @@ def test_readable_units():
     assert readable(2.5e9, "size") == "2.5 GB"
     assert readable(0.0, "energy") == "0 pJ"
     assert display_scale(999e6, "energy") == (1e6, "µJ")
+
+
+def test_a_simulated_result_carries_its_training_settings(tmp_path):
+    # The replay copies optimizer, its hyper-parameters and extra into the result, so a
+    # report labels the run even after the trace file is gone.
+    from accelsim.cli import main
+
+    trace = tmp_path / "adam.trace"
+    assert main(["record", "--dataset", "synthetic", "--epochs", "1", "--optimizer", "adam",
+                 "--out", str(trace), "--json"]) == 0
+    result = tmp_path / "adam.json"
+    assert main(["simulate", str(trace), "--hw", "dropback-edge", "--steps", "1:3",
+                 "--out", str(result)]) == 0
+    trace.unlink()
+    (run,) = load_runs([result])
+    assert run.optimizer == "adam" and run.optimizer_params["lr"] == 1e-3
