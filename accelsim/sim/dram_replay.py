@@ -107,13 +107,16 @@ class _Sums:
 
 def burst_dram(result: SimResult, hw: Hardware, header: TraceHeader,
                records: Iterable[StepRecord], *, layout: str = "compact",
-               window: int = 16) -> dict[str, Any]:
+               window: int | None = None) -> dict[str, Any]:
     """Run the burst-level DRAM model on every simulated step; the ``result.dram`` dict.
 
-    Sums are over the simulated recorded steps, not weighted by ``record_every``.
+    ``window``: the FR-FCFS scheduler's window (None: the description's
+    ``dram.scheduler_window``). Sums are over the simulated recorded steps, not weighted
+    by ``record_every``.
     """
     check_dram_model("burst", hw)
     dram = hw.dram
+    window = dram.scheduler_window if window is None else window
     timeline, back_to_back = _Sums(), _Sums()
     per_step: dict[str, list] = {key: [] for key in (
         "step", "requests", "cycles", "seconds", "row_hit_rate", "energy_pj",

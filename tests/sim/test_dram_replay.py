@@ -352,3 +352,17 @@ def test_random_nets_and_designs_place_every_byte(batch, bias, state, method, fm
         stats = simulate_dram(hw.dram, step.addresses, step.is_write, step.arrival,
                               step.stream)
         assert stats.requests == len(step)
+
+
+def test_the_scheduler_window_comes_from_the_description(burst, hw):
+    result, requests, header = burst
+    assert result.dram["window"] == hw.dram.scheduler_window == 16
+    narrow = hw.replace({"dram.scheduler_window": 1})
+    with open_trace(DROPBACK) as reader:
+        dram = burst_dram(result, narrow, header, step_records(reader, result.steps))
+    assert dram["window"] == 1
+    # First-come first-served gives up row hits the window of 16 found.
+    fcfs = [simulate_dram(hw.dram, r.addresses, r.is_write, r.arrival, r.stream, window=1)
+            for r in requests]
+    assert dram["totals"]["row_hits"] == sum(int(s.row_hits.sum()) for s in fcfs)
+    assert dram["totals"]["row_hits"] < result.dram["totals"]["row_hits"]
