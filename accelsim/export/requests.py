@@ -12,9 +12,12 @@ Formats, one request per line:
 - ``ramulator``: ``LD 0xADDR`` / ``ST 0xADDR`` — Ramulator 2's LoadStoreTrace frontend
   (no times: the frontend issues them as fast as the memory takes them).
 
-Steps follow one another: step k's cycles start where the replay's timeline of step
-k - 1 ends (the sum of its layer-phases' cycles in DRAM clocks), or one cycle after its
-last request if that is later. ``pace=True`` delays requests so that no two share a
+The timeline is the one ``simulate(..., dram_model="burst")`` serves: each layer-phase
+lasts its replay cycles or, if longer, the time the DRAM needs for its requests
+(:func:`~accelsim.sim.dram_replay.bound_by_dram`). Steps follow one another: step k's
+cycles start where the replay's timeline of step k - 1 ends (the sum of its
+layer-phases' cycles in DRAM clocks), or one cycle after its last request if that is
+later. ``pace=True`` delays requests so that no two share a
 cycle (dramsim3main's trace CPU issues at most one request per clock; unpaced, the
 requests of a busy cycle go out over the following cycles anyway, later than written).
 """
@@ -29,7 +32,12 @@ import numpy as np
 from accelsim.errors import ConfigError
 from accelsim.files import atomic_output
 from accelsim.hw import Hardware
-from accelsim.sim.dram_replay import check_dram_model, requests_by_step, step_records
+from accelsim.sim.dram_replay import (
+    bound_by_dram,
+    check_dram_model,
+    requests_by_step,
+    step_records,
+)
 from accelsim.sim.placement import StepRequests
 
 REQUEST_FORMATS = ("dramsim3", "ramulator")
@@ -86,6 +94,9 @@ def write_request_trace(trace_path: str, hw: Hardware, steps: str | None, out: s
                           "cycles to pace)")
     check_dram_model("burst", hw, f"--format {fmt}")
     result = simulate(trace_path, hw, steps=steps)
+    with open_trace(trace_path) as reader:  # the layer-phases wait for the DRAM, as in
+        bound_by_dram(result, hw, reader.header,  # simulate(..., dram_model="burst")
+                      step_records(reader, result.steps), layout)
     summary = {"format": fmt, "out": str(out), "steps": [int(s) for s in result.steps],
                "requests": 0, "reads": 0, "writes": 0, "last_cycle": 0, "busiest_cycle": 0,
                "paced": pace, "delayed": 0}
