@@ -384,9 +384,10 @@ def served_cycles(result, hw, requests_of_steps):
     return served
 
 
-def test_burst_cycles_wait_for_the_dram_on_a_dram_bound_design():
-    # 256x256 array, 64 KiB SRAM on LPDDR4: the bandwidth model's cycles are DRAM-bound.
-    hw = load_hardware("edge-lpddr4").replace(
+@pytest.mark.parametrize("preset, least_added", [("edge-lpddr4", 0.2), ("datacenter-hbm2", 0.1)])
+def test_burst_cycles_wait_for_the_dram_on_a_dram_bound_design(preset, least_added):
+    # 256x256 array, 64 KiB SRAM: the bandwidth model's cycles are DRAM-bound.
+    hw = load_hardware(preset).replace(
         {"array.rows": 256, "array.cols": 256, "sram.capacity": "64 KiB",
          "sram.leakage_power": "0.1 W"})  # leakage: energy that follows the cycles
     trace = str(ROOT / "traces" / "lenet300-dense.trace")
@@ -406,7 +407,7 @@ def test_burst_cycles_wait_for_the_dram_on_a_dram_bound_design():
     assert (burst.rows[..., cycles] > plain.rows[..., cycles]).sum() >= 4
     bound = burst.options["dram_bound"]
     assert bound["added_cycles"] == pytest.approx(burst.totals["cycles"] - plain.totals["cycles"])
-    assert bound["added_fraction"] > 0.2  # measured 0.30: the replay was 23 % optimistic
+    assert bound["added_fraction"] > least_added  # measured 0.30 (LPDDR4), 0.155 (HBM2)
     # Aggregates and time-based energy follow the new cycles.
     assert burst.totals["cycles"] == pytest.approx(float(burst.rows[..., cycles].sum()))
     assert burst.step_rows[0, cycles] == pytest.approx(float(burst.rows[0, ..., cycles].sum()))
@@ -415,5 +416,6 @@ def test_burst_cycles_wait_for_the_dram_on_a_dram_bound_design():
     assert burst.totals["energy_pj.leakage"] > plain.totals["energy_pj.leakage"]
     # The step lasts at least as long as the DRAM needs for all its traffic back to back.
     assert burst.totals["cycles"] / hw.array.clock_hz >= burst.dram["back_to_back"]["seconds"]
-    assert plain.totals["cycles"] / hw.array.clock_hz < \
-        0.8 * burst.dram["back_to_back"]["seconds"]
+    if preset == "edge-lpddr4":  # bytes at peak: the step in 0.77 of the DRAM's serve time
+        assert plain.totals["cycles"] / hw.array.clock_hz < \
+            0.8 * burst.dram["back_to_back"]["seconds"]
