@@ -16,6 +16,7 @@ from accelsim.export import requests as request_export
 from accelsim.hw import Hardware, load_hardware
 from accelsim.sim import simulate
 from accelsim.sim.dram_replay import requests_by_step, step_records
+from accelsim.sim.placement import separate_read_write
 from accelsim.sim.results import INDEX
 from accelsim.trace import open_trace
 
@@ -92,6 +93,72 @@ def test_dramsim3_file_round_trips_to_the_simulators_requests(tmp_path, expected
     assert np.array_equal(cycles[bounds[1]:], requests[1].arrival + offset)
 
 
+def parse_dramsim3(lines):
+    parsed = [DRAMSIM3_LINE.fullmatch(line) for line in lines]
+    assert all(parsed)
+    return (np.array([int(m[1], 16) for m in parsed], dtype=np.uint64),
+            np.array([m[2] == "WRITE" for m in parsed]),
+            np.array([int(m[3]) for m in parsed], dtype=np.int64))
+
+
+def export_hw(tmp_path, preset, *extra):
+    out = tmp_path / f"{preset}{''.join(extra)}.dramsim3"
+    code = main(["export", DROPBACK, "--hw", preset, "--format", "dramsim3",
+                 "--steps", STEPS, "--out", str(out), *extra])
+    assert code == 0
+    return parse_dramsim3(out.read_text().splitlines())
+
+
+@pytest.mark.parametrize("preset", ["dropback-edge", "datacenter-hbm2"])
+def test_dramsim3_export_never_reads_and_writes_one_burst_in_one_cycle(tmp_path, preset):
+    # DRAMsim3's split-queue controller stalls for good on such a pair. The update pass
+    # reads every stored weight burst and writes it back: the write goes a cycle later.
+    addresses, writes, cycles = export_hw(tmp_path, preset)
+    assert np.all(np.diff(cycles) >= 0)
+    slots = {}
+    for address, write, cycle in zip(addresses.tolist(), writes.tolist(), cycles.tolist(),
+                                     strict=True):
+        slots.setdefault((address, cycle), set()).add(write)
+    assert all(len(kinds) == 1 for kinds in slots.values())
+    # Not vacuous: reads followed by a write of the same burst one cycle later exist (the
+    # pairs that used to share a cycle: 894 per DropBack step on dropback-edge).
+    read_then_write = sum(1 for (address, cycle), kinds in slots.items()
+                          if kinds == {True} and slots.get((address, cycle - 1)) == {False})
+    assert read_then_write > 500
+
+
+def test_separate_read_write_moves_the_other_direction_one_cycle_on():
+    a, b = 0x1000, 0x2000
+    addresses = np.array([a, a, b, a], dtype=np.uint64)
+    order, arrival = separate_read_write(addresses, np.array([False, True, False, True]),
+                                         np.array([5, 5, 5, 6]))
+    assert order.tolist() == [0, 2, 1, 3] and arrival.tolist() == [5, 5, 6, 6]
+    # A moved write meets a later read of the burst in its new cycle: the read moves too.
+    order, arrival = separate_read_write(np.array([a, a, a], dtype=np.uint64),
+                                         np.array([False, True, False]), np.array([5, 5, 6]))
+    assert order.tolist() == [0, 1, 2] and arrival.tolist() == [5, 6, 7]
+    # Nothing to separate: the arrivals are kept as they are.
+    order, arrival = separate_read_write(np.array([a, b], dtype=np.uint64),
+                                         np.array([False, True]), np.array([3, 3]))
+    assert order.tolist() == [0, 1] and arrival.tolist() == [3, 3]
+
+
+def test_paced_delays_as_little_as_needed_for_one_request_per_cycle():
+    assert request_export.paced(np.array([0, 0, 0, 5, 5, 9])).tolist() == [0, 1, 2, 5, 6, 9]
+    assert request_export.paced(np.array([3, 3]), after=4).tolist() == [5, 6]
+
+
+def test_paced_dramsim3_export_has_one_request_per_cycle_in_the_same_order(tmp_path):
+    addresses, writes, cycles = export_hw(tmp_path, "datacenter-hbm2")
+    paced_addresses, paced_writes, paced_cycles = export_hw(tmp_path, "datacenter-hbm2",
+                                                            "--pace")
+    assert np.array_equal(paced_addresses, addresses)
+    assert np.array_equal(paced_writes, writes)
+    assert np.all(np.diff(cycles) >= 0) and (np.diff(cycles) == 0).any()  # HBM2: busy
+    assert np.all(np.diff(paced_cycles) >= 1)
+    assert np.all(paced_cycles >= cycles)
+
+
 def test_ramulator_file_round_trips_to_the_simulators_requests(tmp_path, expected):
     hw, result, requests = expected
     lines = export(tmp_path, "ramulator")
@@ -137,6 +204,8 @@ def test_chrome_is_handed_to_the_chrome_writer(tmp_path, monkeypatch, capsys):
     ([DROPBACK, "--hw", "scalesim-32x32-ws", "--format", "ramulator", "--steps", "1:2"],
      '"ideal"'),
     ([DROPBACK, "--hw", "no-such-preset", "--format", "ramulator"], "no-such-preset"),
+    ([DROPBACK, "--hw", "dropback-edge", "--format", "ramulator", "--pace"], "--pace"),
+    ([DROPBACK, "--hw", "dropback-edge", "--format", "chrome", "--pace"], "--pace"),
 ])
 def test_bad_input_is_one_line_exit_1_and_the_file_untouched(args, message, tmp_path, capsys):
     out = tmp_path / "existing.txt"
@@ -156,7 +225,7 @@ def test_a_failure_while_writing_leaves_the_old_file(tmp_path, monkeypatch):
     out.write_text("old\n")
     written = []
 
-    def failing(requests, fmt, offset=0):
+    def failing(requests, fmt, offset=0, cycles=None):
         if written:
             raise RuntimeError("disk on fire")
         written.append(requests.step)

@@ -32,6 +32,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--steps", metavar="A:B",
                         help="only recorded steps A <= step < B (default: all; a LeNet step "
                              "is ~27,000 requests)")
+    parser.add_argument("--pace", action="store_true",
+                        help="dramsim3 only: delay requests so that no two share a cycle "
+                             "(dramsim3main's trace CPU issues at most one per clock)")
     parser.set_defaults(run=run)
     return parser
 
@@ -46,6 +49,9 @@ def run(args: argparse.Namespace) -> int:
     check_outputs({"--out": args.out}, [args.trace, args.hw])
     hw = load_hardware(args.hw)
     if args.format == "chrome":
+        if args.pace:
+            raise ConfigError("--pace is for --format dramsim3 (a chrome timeline has no "
+                              "request cycles to pace)")
         from accelsim.export.chrome import write_chrome_trace
 
         summary = write_chrome_trace(args.trace, hw, args.steps, args.out)
@@ -53,11 +59,24 @@ def run(args: argparse.Namespace) -> int:
         return 0
     from accelsim.export.requests import write_request_trace
 
-    summary = write_request_trace(args.trace, hw, args.steps, args.out, args.format)
+    summary = write_request_trace(args.trace, hw, args.steps, args.out, args.format,
+                                  pace=args.pace)
     steps = summary["steps"]
     span = f"step {steps[0]}" if len(steps) == 1 else f"{len(steps)} steps ({steps[0]}.." \
         f"{steps[-1]})"
     print(f"{args.format}: {summary['requests']:,} requests ({summary['reads']:,} reads, "
           f"{summary['writes']:,} writes) of {span}, last issued at DRAM cycle "
-          f"{summary['last_cycle']:,}; {args.out}")
+          f"{summary['last_cycle']:,}{_pacing(summary)}; {args.out}")
     return 0
+
+
+def _pacing(summary: dict) -> str:
+    """What the cycles mean for a one-request-per-cycle driver."""
+    if summary["format"] != "dramsim3":
+        return ""
+    if summary["paced"]:
+        return f" (paced: {summary['delayed']:,} requests delayed, one per cycle)"
+    if summary["busiest_cycle"] > 1:
+        return (f" (up to {summary['busiest_cycle']} requests in one cycle; --pace for a "
+                "one-per-cycle driver)")
+    return ""

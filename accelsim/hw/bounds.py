@@ -10,6 +10,7 @@ with its key (generated from this table).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 GIB, TIB = 2**30, 2**40
@@ -39,7 +40,9 @@ BOUNDS: dict[str, tuple[float, str]] = {
     "dram.data_rate": (1e11, "100 GT/s"),
     **{f"dram.{t}": (1e-3, "1 ms") for t in (
         "tCK", "tCL", "tRCD", "tRP", "tRAS", "tCCD", "tRRD", "tFAW", "tWR", "tRTP", "tRFC",
-        "tREFI")},
+        "tREFI", "tCWL", "tWTR", "tRTW", "tCCD_L", "tRRD_L", "tWTR_L")},
+    "dram.bank_groups": (64, "64"),
+    "dram.scheduler_window": (4096, "4,096"),
     "dram.read_energy": (1e4, "10 nJ/bit"),
     "dram.write_energy": (1e4, "10 nJ/bit"),
     "dram.act_energy": (1e6, "1 uJ"),
@@ -50,12 +53,14 @@ BOUNDS: dict[str, tuple[float, str]] = {
     "regen.lanes": (65536, "65,536"),
     "regen.latency": (10**6, "10^6 cycles"),
     "regen.energy_per_value": (1e6, "1 uJ"),
+    "mapping.chunks": (65536, "65,536"),
 }
 
 
 def bound_of(dotted: str) -> tuple[float, str] | None:
-    """The bound of a dotted key (``array.mac_energy.fp16`` has ``array.mac_energy``'s)."""
-    parts = dotted.split(".")
+    """The bound of a dotted key (``array.mac_energy.fp16`` has ``array.mac_energy``'s,
+    ``mapping[2].chunks`` has ``mapping.chunks``')."""
+    parts = re.sub(r"\[\d+\]", "", dotted).split(".")
     for end in range(len(parts), 0, -1):
         found = BOUNDS.get(".".join(parts[:end]))
         if found is not None:

@@ -194,11 +194,26 @@ class Dram:
     trcd_s: float | None = _timing("tRCD", "ACT to read/write")
     trp_s: float | None = _timing("tRP", "PRE to ACT (precharge)")
     tras_s: float | None = _timing("tRAS", "ACT to PRE, at least")
-    tccd_s: float | None = _timing("tCCD", "column command to column command")
-    trrd_s: float | None = _timing("tRRD", "ACT to ACT, different banks")
+    tccd_s: float | None = _timing("tCCD", "column command to column command (different "
+                                   "bank groups: tCCD_S)")
+    trrd_s: float | None = _timing("tRRD", "ACT to ACT, different banks (different bank "
+                                   "groups: tRRD_S)")
     tfaw_s: float | None = _timing("tFAW", "window holding at most four ACTs")
     twr_s: float | None = _timing("tWR", "end of write data to PRE (write recovery)")
     trtp_s: float | None = _timing("tRTP", "read to PRE")
+    tcwl_s: float | None = _timing("tCWL", "write command to first write data (write latency)")
+    twtr_s: float | None = _timing("tWTR", "end of write data to read command, same rank "
+                                   "(different bank groups: tWTR_S)")
+    trtw_s: float | None = _timing("tRTW", "read command to write command, same rank "
+                                   "(bus turnaround)")
+    bank_groups: int | None = _from_standard("bank_groups", "count", "bank groups per rank "
+                                             "(1: none); a bank's group is the low bits of its "
+                                             "bank number")
+    tccd_l_s: float | None = _timing("tCCD_L", "column command to column command, same bank "
+                                     "group")
+    trrd_l_s: float | None = _timing("tRRD_L", "ACT to ACT, same bank group")
+    twtr_l_s: float | None = _timing("tWTR_L", "end of write data to read command, same bank "
+                                     "group")
     trfc_s: float | None = _timing("tRFC", "refresh command duration")
     trefi_s: float | None = _timing("tREFI", "average refresh interval")
     read_energy_pj_per_bit: float = param(
@@ -221,6 +236,9 @@ class Dram:
         'above the burst offset: "row:bank:column" (row-major), "row:column:bank" (bank-'
         "interleaved) or a list; a left-out rank goes after row, a left-out channel last",
         default="row:bank:column")
+    scheduler_window: int | None = param(
+        "scheduler_window", "count", "pending requests per channel the burst-level model's "
+        "FR-FCFS scheduler chooses from", default=16)
     bandwidth_words_per_cycle: float | None = param(
         "bandwidth_words_per_cycle", "number", 'ideal only: words of dtypes.weights moved '
         "per array cycle (SCALE-Sim Bandwidth)", default=COMPUTED,
@@ -698,11 +716,15 @@ def _ns(seconds: float) -> str:
 def _check_dram_timings(values: dict[str, Any], ctx: Context) -> None:
     """Values that no real part has: the pairs JEDEC orders, and a consistent clock."""
     ordered = (("tras_s", "trcd_s", "tRAS", "tRCD"), ("trefi_s", "trfc_s", "tREFI", "tRFC"),
-               ("tfaw_s", "trrd_s", "tFAW", "tRRD"))
+               ("tfaw_s", "trrd_s", "tFAW", "tRRD"), ("tccd_l_s", "tccd_s", "tCCD_L", "tCCD"),
+               ("trrd_l_s", "trrd_s", "tRRD_L", "tRRD"), ("twtr_l_s", "twtr_s", "tWTR_L", "tWTR"))
     for longer, shorter, longer_key, shorter_key in ordered:
         if values[longer] < values[shorter]:
             ctx.fail(f"dram.{longer_key}", f"{_ns(values[longer])} is shorter than "
                                            f"{shorter_key} ({_ns(values[shorter])})")
+    if values["banks"] % values["bank_groups"]:
+        ctx.fail("dram.bank_groups", f"{values['bank_groups']} groups do not divide "
+                                     f"{values['banks']} banks")
     transfers_per_clock = values["data_rate_transfers_per_s"] * values["tck_s"]
     if abs(transfers_per_clock - 2.0) > 0.04:
         ctx.fail("dram.tCK", f"a double-data-rate bus moves 2 transfers per clock, but "

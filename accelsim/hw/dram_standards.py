@@ -5,9 +5,12 @@ as its default; any key it sets itself wins. Values are written as the TOML woul
 them (strings with units) and go through the same parser and checks as a user's file.
 
 Timings are given in ns, converted from the cited configuration's clock counts (nCK x
-tCK; the count is in the comment). The simple bank model here has no bank groups: tCCD
-and tRRD are the different-bank-group values (``tCCD_S``, ``tRRD_S``), i.e. it assumes
-the controller alternates bank groups on a stream, as DDR4 controllers do.
+tCK; the count is in the comment). Bank groups: ``tCCD``, ``tRRD`` and ``tWTR`` are the
+different-bank-group values (``_S``), ``tCCD_L``, ``tRRD_L`` and ``tWTR_L`` the same-group
+ones; a standard without bank groups (LPDDR4, DDR3) has ``bank_groups = 1`` and its
+``_L`` values equal the plain ones. ``tRTW`` (read to write command, same rank) is not a
+datasheet parameter: it is the minimum gap the cited simulator derives, written out
+beside each value (DRAMsim3: RL + BL/2 - WL + tRPRE + tRTRS).
 
 Energies: DDR4 sets are derived from the cited IDD currents the way DRAMsim3 (and
 Micron TN-41-01) does, and cover the DRAM core only, not the I/O; the LPDDR4, HBM2 and
@@ -114,7 +117,8 @@ _DDR4_3200_IDD = IddModel(vdd=1.2, idd0=57, idd2n=37, idd3n=52, idd4r=168, idd4w
 _DDR4_3200 = DramStandard(
     "ddr4-3200",
     f"{DRAMSIM3}/DDR4_8Gb_x8_3200.ini (JEDEC JESD79-4 DDR4-3200AA, 8 Gb x8, 8 chips); "
-    "energies from its IDD currents (core only)",
+    "tRTW from DRAMsim3's timing.cc (RL + BL/2 - WL + tRPRE + tRTRS); energies from its IDD "
+    "currents (core only)",
     {
         "banks": 16,  # 4 bank groups x 4 banks
         "row_size": "8 KiB",  # 1024 columns x 8 bit x 8 chips
@@ -131,6 +135,13 @@ _DDR4_3200 = DramStandard(
         "tFAW": _ns(34, _DDR4_3200_TCK),
         "tWR": _ns(24, _DDR4_3200_TCK),
         "tRTP": _ns(12, _DDR4_3200_TCK),
+        "tCWL": _ns(16, _DDR4_3200_TCK),  # CWL = 16
+        "tWTR": _ns(4, _DDR4_3200_TCK),  # tWTR_S
+        "tRTW": _ns(12, _DDR4_3200_TCK),  # 22 + 4 - 16 + tRPRE 1 + tRTRS 1
+        "bank_groups": 4,
+        "tCCD_L": _ns(8, _DDR4_3200_TCK),
+        "tRRD_L": _ns(8, _DDR4_3200_TCK),
+        "tWTR_L": _ns(12, _DDR4_3200_TCK),
         "tRFC": _ns(560, _DDR4_3200_TCK),  # 350 ns (8 Gb)
         "tREFI": _ns(12480, _DDR4_3200_TCK),  # 7.8 us
         **_idd_energy_keys(_DDR4_3200_IDD),
@@ -145,7 +156,8 @@ _DDR4_2400_IDD = IddModel(vdd=1.2, idd0=48, idd2n=34, idd3n=43, idd4r=135, idd4w
 _DDR4_2400 = DramStandard(
     "ddr4-2400",
     f"{DRAMSIM3}/DDR4_8Gb_x8_2400.ini (Micron MT40A1G8PM-083E, DDR4-2400 16-16-16, 8 Gb x8, "
-    "8 chips); tRTP from JEDEC JESD79-4 (max(4 nCK, 7.5 ns)); energies from its IDD currents",
+    "8 chips); tRTP from JEDEC JESD79-4 (max(4 nCK, 7.5 ns)); tRTW from DRAMsim3's timing.cc "
+    "(RL + BL/2 - WL + tRPRE + tRTRS); energies from its IDD currents",
     {
         "banks": 16,
         "row_size": "8 KiB",
@@ -162,6 +174,13 @@ _DDR4_2400 = DramStandard(
         "tFAW": _ns(26, _DDR4_2400_TCK),
         "tWR": _ns(19, _DDR4_2400_TCK),
         "tRTP": "7.5 ns",  # not in the DRAMsim3 file; JEDEC max(4 nCK, 7.5 ns)
+        "tCWL": _ns(16, _DDR4_2400_TCK),  # CWL = 16
+        "tWTR": _ns(3, _DDR4_2400_TCK),  # tWTR_S
+        "tRTW": _ns(7, _DDR4_2400_TCK),  # 16 + 4 - 16 + tRPRE 1 + tRTRS 2
+        "bank_groups": 4,
+        "tCCD_L": _ns(6, _DDR4_2400_TCK),
+        "tRRD_L": _ns(6, _DDR4_2400_TCK),
+        "tWTR_L": _ns(9, _DDR4_2400_TCK),
         "tRFC": _ns(420, _DDR4_2400_TCK),  # 350 ns
         "tREFI": _ns(9364, _DDR4_2400_TCK),  # 7.8 us
         **_idd_energy_keys(_DDR4_2400_IDD),
@@ -175,7 +194,8 @@ _LPDDR4_TCK = 0.625  # ns; 1600 MHz clock
 _LPDDR4_3200 = DramStandard(
     "lpddr4-3200",
     "Ramulator (CMU-SAFARI/ramulator) src/LPDDR4.h speed entry LPDDR4_3200, org "
-    "LPDDR4_8Gb_x16, channel_width 32 (JEDEC JESD209-4); energy: Accelergy LPDDR4 8 pJ/bit",
+    "LPDDR4_8Gb_x16, channel_width 32 (JEDEC JESD209-4); tRTW from Ramulator src/LPDDR4.cpp's "
+    "RD-to-WR rank timing; energy: Accelergy LPDDR4 8 pJ/bit",
     {
         "banks": 8,
         "row_size": "4 KiB",  # 1024 columns x 16 bit x 2 dies
@@ -192,6 +212,13 @@ _LPDDR4_3200 = DramStandard(
         "tFAW": _ns(64, _LPDDR4_TCK),  # 40 ns
         "tWR": _ns(28, _LPDDR4_TCK),
         "tRTP": _ns(14, _LPDDR4_TCK),
+        "tCWL": _ns(18, _LPDDR4_TCK),  # nCWL = 15 + 3 (Ramulator: "made up, half of CL")
+        "tWTR": _ns(16, _LPDDR4_TCK),  # nWTR (Ramulator adds 1 nCK for the command)
+        "tRTW": _ns(26, _LPDDR4_TCK),  # nCL + nBL + nDQSCK + 1 - nCWL = 32 + 8 + 3 + 1 - 18
+        "bank_groups": 1,  # JESD209-4 LPDDR4 has no bank groups
+        "tCCD_L": _ns(8, _LPDDR4_TCK),
+        "tRRD_L": _ns(16, _LPDDR4_TCK),
+        "tWTR_L": _ns(16, _LPDDR4_TCK),
         "tRFC": _ns(288, _LPDDR4_TCK),  # nRFCab, 8 Gb die: 180 ns
         "tREFI": _ns(6247, _LPDDR4_TCK),  # 3.9 us
         **_accelergy_energy_keys("lpddr4"),
@@ -203,7 +230,8 @@ _HBM2_TCK = 1.0  # ns; 1 GHz clock
 _HBM2 = DramStandard(
     "hbm2",
     f"{DRAMSIM3}/HBM2_8Gb_x128.ini (JEDEC JESD235 HBM2, 8 x 128-bit channels, 2 Gb/s/pin); "
-    "energy: Accelergy HBM2 6.25 pJ/bit",
+    "tRTW from DRAMsim3's timing.cc with its default tRTRS (2); energy: Accelergy HBM2 "
+    "6.25 pJ/bit",
     {
         "channels": 8,
         "banks": 16,  # 4 bank groups x 4 banks
@@ -216,11 +244,18 @@ _HBM2 = DramStandard(
         "tRCD": _ns(14, _HBM2_TCK),  # tRCDRD
         "tRP": _ns(14, _HBM2_TCK),
         "tRAS": _ns(34, _HBM2_TCK),
-        "tCCD": _ns(2, _HBM2_TCK),  # tCCD_L = 2 nCK = one BL4 burst
+        "tCCD": _ns(1, _HBM2_TCK),  # tCCD_S (a BL4 burst holds the bus 2 nCK anyway)
         "tRRD": _ns(4, _HBM2_TCK),  # tRRD_S
         "tFAW": _ns(30, _HBM2_TCK),
         "tWR": _ns(16, _HBM2_TCK),
         "tRTP": _ns(4, _HBM2_TCK),  # tRTP_S
+        "tCWL": _ns(4, _HBM2_TCK),  # CWL = 4
+        "tWTR": _ns(6, _HBM2_TCK),  # tWTR_S
+        "tRTW": _ns(15, _HBM2_TCK),  # 14 + 2 - 4 + tRPRE 1 + tRTRS 2 (DRAMsim3's default)
+        "bank_groups": 4,
+        "tCCD_L": _ns(2, _HBM2_TCK),
+        "tRRD_L": _ns(6, _HBM2_TCK),
+        "tWTR_L": _ns(8, _HBM2_TCK),
         "tRFC": _ns(260, _HBM2_TCK),
         "tREFI": _ns(3900, _HBM2_TCK),
         **_accelergy_energy_keys("hbm2"),
@@ -231,7 +266,8 @@ _HBM2 = DramStandard(
 _DDR3_1600 = DramStandard(
     "ddr3-1600",
     "gem5 DRAMInterface.py DDR3_1600_8x8 (Micron MT41J512M8, DDR3-1600 11-11-11, 8 x8 "
-    "chips, 2 ranks); energy: Accelergy DDR3 70 pJ/bit",
+    "chips, 2 ranks; tWTR 7.5 ns, read-to-write turnaround tRTW 2.5 ns after the burst); "
+    "energy: Accelergy DDR3 70 pJ/bit",
     {
         "ranks": 2,
         "banks": 8,
@@ -249,6 +285,13 @@ _DDR3_1600 = DramStandard(
         "tFAW": "30 ns",  # tXAW with activation_limit = 4
         "tWR": "15 ns",
         "tRTP": "7.5 ns",
+        "tCWL": "13.75 ns",  # gem5 gives no write latency for it: tCL, as before
+        "tWTR": "7.5 ns",
+        "tRTW": "7.5 ns",  # tBURST 5 ns + gem5's read-to-write bus turnaround tRTW 2.5 ns
+        "bank_groups": 1,  # DDR3 has no bank groups
+        "tCCD_L": "5 ns",
+        "tRRD_L": "6 ns",
+        "tWTR_L": "7.5 ns",
         "tRFC": "260 ns",
         "tREFI": "7.8 us",
         **_accelergy_energy_keys("ddr3"),

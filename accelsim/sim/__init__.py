@@ -24,10 +24,16 @@ def simulate(trace: str | None, hw: str | Hardware, *, topology: str | None = No
     ``keep_rows``: keep per-(step, layer, phase) rows (default: while small).
     ``dram_model``: "bandwidth" (bytes at the peak rate and the standard's pJ/bit) or
     "burst", which also replays every simulated step's DRAM requests on the burst-level
-    bank model and fills ``result.dram`` (accelsim.sim.dram_replay; needs a timed DRAM
-    and the per-step rows, i.e. a few steps).
+    bank model, makes each layer-phase last at least the time it needs to serve that
+    layer-phase's requests (``result.options["dram_bound"]``) and fills ``result.dram``
+    (accelsim.sim.dram_replay; needs a timed DRAM and the per-step rows, i.e. a few steps).
     """
-    from accelsim.sim.dram_replay import burst_dram, check_dram_model, step_records
+    from accelsim.sim.dram_replay import (
+        bound_by_dram,
+        burst_dram,
+        check_dram_model,
+        step_records,
+    )
     from accelsim.sim.hardware import sim_params
     from accelsim.sim.replay import DEFAULT_CYCLE_TOLERANCE, replay, replay_records
     from accelsim.sim.topology import dense_step, read_topology
@@ -43,12 +49,16 @@ def simulate(trace: str | None, hw: str | Hardware, *, topology: str | None = No
                                 source=str(topology), fidelity=fidelity,
                                 cycle_tolerance=tolerance, keep_rows=keep_rows)
         if dram_model == "burst":
+            result.options["dram_bound"] = bound_by_dram(result, description, header,
+                                                         [dense_step(header)])
             result.dram = burst_dram(result, description, header, [dense_step(header)])
     else:
         with open_trace(trace) as reader:
             result = replay(reader, params, phases, steps, progress, fidelity, every=every,
                             cycle_tolerance=tolerance, keep_rows=keep_rows)
             if dram_model == "burst":
+                result.options["dram_bound"] = bound_by_dram(
+                    result, description, reader.header, step_records(reader, result.steps))
                 result.dram = burst_dram(result, description, reader.header,
                                          step_records(reader, result.steps))
     result.hardware = {"name": description.name, "source": description.source,

@@ -31,7 +31,8 @@ ADDRESS_FIELDS = ("channel", "rank", "bank", "row", "column")
 ROW_BITS_BELOW_TOP = 16
 
 # Timing vector (clock cycles), indices:
-T_RCD, T_RP, T_CL, T_RAS, T_COL, T_RRD, T_FAW, T_WR, T_RTP, T_RFC, T_REFI, T_BURST = range(12)
+(T_RCD, T_RP, T_CL, T_RAS, T_COL, T_RRD, T_FAW, T_WR, T_RTP, T_RFC, T_REFI, T_BURST, T_CWL,
+ T_WTR, T_RTW, T_CCD_L, T_RRD_L, T_WTR_L) = range(18)
 # Per-channel counters:
 (C_HITS, C_MISSES, C_CONFLICTS, C_ACTS, C_PRES, C_READS, C_WRITES, C_REFRESHES, C_CYCLES,
  C_BUSY) = range(10)
@@ -63,6 +64,13 @@ class DramTiming:
     trfc: int
     trefi: int
     burst_cycles: int  # burst_length / 2: a double-data-rate bus moves two beats per clock
+    tcwl: int
+    twtr: int
+    trtw: int
+    tccd_l: int
+    trrd_l: int
+    twtr_l: int
+    bank_groups: int
 
     @classmethod
     def from_dram(cls, dram: Dram) -> DramTiming:
@@ -76,7 +84,10 @@ class DramTiming:
                    trrd=cycles(dram.trrd_s), tfaw=cycles(dram.tfaw_s), twr=cycles(dram.twr_s),
                    trtp=cycles(dram.trtp_s), trfc=cycles(dram.trfc_s),
                    trefi=max(1, cycles(dram.trefi_s)),
-                   burst_cycles=max(1, dram.burst_length // 2))
+                   burst_cycles=max(1, dram.burst_length // 2), tcwl=cycles(dram.tcwl_s),
+                   twtr=cycles(dram.twtr_s), trtw=cycles(dram.trtw_s),
+                   tccd_l=cycles(dram.tccd_l_s), trrd_l=cycles(dram.trrd_l_s),
+                   twtr_l=cycles(dram.twtr_l_s), bank_groups=dram.bank_groups)
 
     @property
     def column_spacing(self) -> int:
@@ -84,10 +95,12 @@ class DramTiming:
         return max(self.tccd, self.burst_cycles)
 
     def vector(self) -> np.ndarray:
-        """The kernel's timing vector (indices T_RCD ... T_BURST)."""
+        """The kernel's timing vector (indices T_RCD ... T_WTR_L)."""
         return np.array([self.trcd, self.trp, self.tcl, self.tras, self.column_spacing,
                          self.trrd, self.tfaw, self.twr, self.trtp, self.trfc, self.trefi,
-                         self.burst_cycles], dtype=np.int64)
+                         self.burst_cycles, self.tcwl, self.twtr, self.trtw,
+                         max(self.tccd_l, self.burst_cycles), self.trrd_l, self.twtr_l],
+                        dtype=np.int64)
 
 
 @dataclass(frozen=True)
@@ -232,7 +245,7 @@ def _refresh_rank(rank, banks, timing, open_row, opener, act_ready, pre_ready, n
 
 @njit(cache=True)
 def dram_kernel(order, channel_start, bank_id, row, is_write, arrival, stream, ranks, banks,
-                timing, window, channel_counts, stream_counts, done_cycle):
+                groups, timing, window, channel_counts, stream_counts, done_cycle):
     """Serve every channel's requests, order[channel_start[c]:channel_start[c + 1]] (an empty
     order: requests in index order).
 
@@ -240,8 +253,11 @@ def dram_kernel(order, channel_start, bank_id, row, is_write, arrival, stream, r
     have arrived, the oldest row hit goes first, else the oldest (never passed over more
     than ``window`` times in a row). A request's PRE/ACT may go as soon as it has arrived
     and entered the window; its RD/WR follow the previous one's in service order. Every
-    command goes at the earliest cycle its constraints allow. done_cycle[i]: the cycle
-    request i's last data beat ends.
+    command goes at the earliest cycle its constraints allow: with ``groups`` > 1 bank
+    groups per rank (a bank's group: the low bits of its bank number) the same-group
+    tCCD_L, tRRD_L and tWTR_L apply beside tCCD, tRRD and tWTR; read/write turnaround
+    (tWTR after write data, tRTW after a read) per rank; write data follows tCWL.
+    done_cycle[i]: the cycle request i's last data beat ends.
     """
     n_channels = channel_start.shape[0] - 1
     in_order = order.shape[0] > 0
@@ -256,6 +272,12 @@ def dram_kernel(order, channel_start, bank_id, row, is_write, arrival, stream, r
     col_ready = np.zeros(n_banks, np.int64)  # earliest RD/WR to the open row: ACT + tRCD
     pre_ready = np.zeros(n_banks, np.int64)  # earliest PRE: ACT + tRAS, RD + tRTP, WR + tWR
     last_act = np.full(n_ranks, _NEVER)
+    grouped = groups > 1
+    last_read = np.full(n_ranks, _NEVER)       # a rank's last RD command
+    last_write_end = np.full(n_ranks, _NEVER)  # and the end of its last write data
+    group_col = np.full(n_ranks * groups, _NEVER)        # per bank group: last RD/WR,
+    group_act = np.full(n_ranks * groups, _NEVER)        # last ACT,
+    group_write_end = np.full(n_ranks * groups, _NEVER)  # end of the last write data
     faw = np.full((n_ranks, 4), _NEVER)      # a rank's last four ACTs, oldest at faw_next
     faw_next = np.zeros(n_ranks, np.int64)
     next_ref = np.full(n_ranks, timing[T_REFI])
@@ -268,6 +290,7 @@ def dram_kernel(order, channel_start, bank_id, row, is_write, arrival, stream, r
     slot_bank = np.empty(capacity, np.int64)   # their banks, rows and arrivals, kept at
     slot_row = np.empty(capacity, np.int64)    # hand for the row-hit scan
     slot_arrival = np.empty(capacity, np.int64)
+    slot_write = np.empty(capacity, np.uint8)
     for c in range(n_channels):
         head = np.int64(0)
         count = np.int64(0)
@@ -280,14 +303,18 @@ def dram_kernel(order, channel_start, bank_id, row, is_write, arrival, stream, r
             slot_bank[count] = bank_id[i]
             slot_row[count] = row[i]
             slot_arrival[count] = arrival[i]
+            slot_write[count] = is_write[i]
             count += 1
             next_in += 1
         now = np.int64(0)  # the scheduler's clock: the last RD/WR issued, or an arrival
         last_col = _NEVER
+        bus_free = np.int64(0)  # end of the data bus's last burst
         last_data = np.int64(0)
         bypassed = np.int64(0)
+        last_write = np.uint8(0)  # direction of the last column command
         while count > 0:
-            # -- refresh what is due, then pick: the oldest arrived row hit, else the oldest
+            # -- refresh what is due, then pick: the oldest arrived row hit in the direction
+            # the bus is going, else the oldest arrived row hit, else the oldest
             if slot_arrival[head] > now:
                 now = slot_arrival[head]
             for rank in range(c * ranks, (c + 1) * ranks):
@@ -295,15 +322,22 @@ def dram_kernel(order, channel_start, bank_id, row, is_write, arrival, stream, r
                     _refresh_rank(rank, banks, timing, open_row, opener, act_ready, pre_ready,
                                   next_ref, channel_counts, c, stream_counts)
             pick = np.int64(0)
-            if bypassed < window and open_row[slot_bank[head]] != slot_row[head]:
+            head_hit = open_row[slot_bank[head]] == slot_row[head]
+            if bypassed < window and not (head_hit and slot_write[head] == last_write):
                 arrived = count  # arrivals rise along the window: find the arrived prefix
                 while slot_arrival[(head + arrived - 1) & mask] > now:
                     arrived -= 1
+                other_hit = np.int64(0 if head_hit else -1)  # oldest hit, other direction
                 for k in range(1, arrived):
                     position = (head + k) & mask
                     if open_row[slot_bank[position]] == slot_row[position]:
-                        pick = k
-                        break
+                        if slot_write[position] == last_write:
+                            pick = k
+                            break
+                        if other_hit < 0:
+                            other_hit = k
+                if pick == 0 and other_hit > 0:
+                    pick = other_hit
             bypassed = 0 if pick == 0 else bypassed + 1
             position = (head + pick) & mask
             i = slot_req[position]
@@ -315,11 +349,14 @@ def dram_kernel(order, channel_start, bank_id, row, is_write, arrival, stream, r
                 slot_bank[to] = slot_bank[source]
                 slot_row[to] = slot_row[source]
                 slot_arrival[to] = slot_arrival[source]
+                slot_write[to] = slot_write[source]
             head = (head + 1) & mask
             count -= 1
             # -- row commands: none on a hit; ACT on a miss; PRE then ACT on a conflict
             b = bank_id[i]
             s = stream[i]
+            rank = b >> bank_bits  # banks is a power of two
+            rg = rank * groups + (b & (banks - 1) & (groups - 1))
             if open_row[b] == row[i]:
                 channel_counts[c, C_HITS] += 1
                 stream_counts[s, S_HITS] += 1
@@ -334,10 +371,12 @@ def dram_kernel(order, channel_start, bank_id, row, is_write, arrival, stream, r
                     channel_counts[c, C_PRES] += 1
                     stream_counts[s, S_PRES] += 1
                     act_time = max(act_time, max(ready, pre_ready[b]) + timing[T_RP])
-                rank = b >> bank_bits  # banks is a power of two
                 fourth = faw_next[rank]  # the fourth ACT back: tFAW after it at the earliest
                 act_time = max(act_time, last_act[rank] + timing[T_RRD],
                                faw[rank, fourth] + timing[T_FAW])
+                if grouped:
+                    act_time = max(act_time, group_act[rg] + timing[T_RRD_L])
+                    group_act[rg] = act_time
                 last_act[rank] = act_time
                 faw[rank, fourth] = act_time
                 faw_next[rank] = (fourth + 1) & 3
@@ -348,16 +387,32 @@ def dram_kernel(order, channel_start, bank_id, row, is_write, arrival, stream, r
                 channel_counts[c, C_ACTS] += 1
                 stream_counts[s, S_ACTS] += 1
             # -- the column command, in service order on the channel's data bus
-            col_time = max(ready, col_ready[b], last_col + timing[T_COL])
-            data_end = col_time + timing[T_CL] + timing[T_BURST]
+            write = is_write[i] != 0
+            last_write = is_write[i]
+            latency = timing[T_CWL] if write else timing[T_CL]
+            col_time = max(ready, col_ready[b], last_col + timing[T_COL], bus_free - latency)
+            if grouped:
+                col_time = max(col_time, group_col[rg] + timing[T_CCD_L])
+            if write:  # read-to-write turnaround
+                col_time = max(col_time, last_read[rank] + timing[T_RTW])
+            else:  # write-to-read turnaround: tWTR after the write data (tWTR_L same group)
+                col_time = max(col_time, last_write_end[rank] + timing[T_WTR])
+                if grouped:
+                    col_time = max(col_time, group_write_end[rg] + timing[T_WTR_L])
+            data_end = col_time + latency + timing[T_BURST]
+            bus_free = data_end
+            group_col[rg] = col_time
             stream_counts[s, S_BURSTS] += 1
-            if is_write[i]:
-                # Write recovery: PRE waits tWR after the last write beat (write latency = tCL).
+            if write:
+                # Write recovery: PRE waits tWR after the last write beat.
                 pre_ready[b] = max(pre_ready[b], data_end + timing[T_WR])
+                last_write_end[rank] = data_end
+                group_write_end[rg] = data_end
                 channel_counts[c, C_WRITES] += 1
                 stream_counts[s, S_WRITES] += 1
             else:
                 pre_ready[b] = max(pre_ready[b], col_time + timing[T_RTP])
+                last_read[rank] = col_time
                 channel_counts[c, C_READS] += 1
                 stream_counts[s, S_READS] += 1
             done_cycle[i] = data_end
@@ -372,6 +427,7 @@ def dram_kernel(order, channel_start, bank_id, row, is_write, arrival, stream, r
                 slot_bank[tail] = bank_id[i]
                 slot_row[tail] = row[i]
                 slot_arrival[tail] = arrival[i]
+                slot_write[tail] = is_write[i]
                 count += 1
                 next_in += 1
         for rank in range(c * ranks, (c + 1) * ranks):  # refreshes due before the last data
@@ -464,15 +520,18 @@ class DramStats:
 
 def simulate_dram(dram: Dram, addresses: np.ndarray, is_write: np.ndarray,
                   arrival: np.ndarray | None = None, stream: np.ndarray | None = None, *,
-                  window: int = 16) -> DramStats:
+                  window: int | None = None) -> DramStats:
     """Replay burst requests on a timed DRAM (see the module doc and docs/dram.md).
 
     addresses: byte addresses (uint64), one burst each; is_write: bool or uint8;
     arrival: cycle each request is available (int64, non-decreasing; None or all 0: all
     at once); stream: uint8 id (STREAM_NAMES) for per-stream accounting (None: all 0).
-    ``window``: pending requests per channel the FR-FCFS scheduler looks at. The ideal
-    standard raises ConfigError: it has no banks or timing.
+    ``window``: pending requests per channel the FR-FCFS scheduler looks at (None: the
+    description's ``dram.scheduler_window``). The ideal standard raises ConfigError: it has
+    no banks or timing.
     """
+    _require_timed(dram)
+    window = dram.scheduler_window if window is None else window
     arguments = kernel_arguments(dram, addresses, is_write, arrival, stream, window)
     dram_kernel(*arguments)
     channel_counts, stream_counts, done_cycle = arguments[-3:]
@@ -506,7 +565,8 @@ def kernel_arguments(dram: Dram, addresses: np.ndarray, is_write: np.ndarray,
     stream_counts = np.zeros((streams, len(STREAM_COUNTERS)), dtype=np.int64)
     done_cycle = np.zeros(n, dtype=np.int64)
     return (order, channel_start, bank_id, row, is_write, arrival, stream,
-            np.int64(dram.ranks), np.int64(dram.banks), timing.vector(), np.int64(window),
+            np.int64(dram.ranks), np.int64(dram.banks), np.int64(dram.bank_groups),
+            timing.vector(), np.int64(window),
             channel_counts, stream_counts, done_cycle)
 
 

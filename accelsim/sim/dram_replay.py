@@ -11,6 +11,7 @@ the ``result.dram`` dictionary described in docs/dram.md ("In the replay").
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,8 +28,8 @@ from accelsim.sim.dram import (
     DramStats,
     simulate_dram,
 )
-from accelsim.sim.placement import Placement, StepRequests
-from accelsim.sim.results import SimResult, counter
+from accelsim.sim.placement import Placement, StepRequests, execution_order
+from accelsim.sim.results import INDEX, SimResult, counter, sampling_error
 from accelsim.trace import StepRecord, TraceHeader, TraceReader
 
 DRAM_MODELS = ("bandwidth", "burst")
@@ -79,6 +80,64 @@ def requests_by_step(result: SimResult, hw: Hardware, header: TraceHeader,
         raise ValueError(f"dram replay: {seen} records for {len(steps)} simulated steps")
 
 
+DRAM_BOUND = ("each layer-phase's cycles are at least the time the burst-level model needs "
+              "to serve its DRAM requests back to back (all available at the layer-phase's "
+              "start, on an idle DRAM with closed banks), in array cycles rounded up")
+
+
+def bound_by_dram(result: SimResult, hw: Hardware, header: TraceHeader,
+                  records: Iterable[StepRecord], layout: str = "compact") -> dict[str, Any]:
+    """Raise each simulated layer-phase's ``cycles`` to its DRAM serve time (in place).
+
+    The pipeline waits for the DRAM, not for an ideal bus at peak bandwidth: for every
+    (step, layer, phase) the requests the placement makes of its counters are served
+    back to back on the burst-level model, and the replay's cycles become at least that
+    time in array clocks. The aggregates (weighted by ``step_weight``) follow and the
+    time-based energy (leakage) is re-priced. Returns what it did, for
+    ``result.options["dram_bound"]``.
+    """
+    from accelsim.sim.pricing import price_result, prices_of
+
+    check_dram_model("burst", hw)
+    dram = hw.dram
+    rows = result.require_rows()
+    cycles_index = INDEX["cycles"]
+    array_per_dram = dram.tck_s * hw.array.clock_hz
+    order = execution_order(result.layers, result.phases)
+    before = rows[..., cycles_index].copy()
+    served = np.zeros_like(before)
+    # Requests come from the rows as the replay counted them; their arrivals do not matter
+    # here (served back to back), so the rows may change as each step is done.
+    for index, requests in enumerate(requests_by_step(result, hw, header, records, layout)):
+        position = np.array([g.position for g in requests.groups], np.int64)[requests.group]
+        by_position = np.argsort(position, kind="stable")
+        bounds = np.searchsorted(position[by_position], np.arange(len(order) + 1))
+        for place, (li, pi) in enumerate(order):
+            chosen = by_position[bounds[place]:bounds[place + 1]]
+            if chosen.size == 0:
+                continue
+            stats = simulate_dram(dram, requests.addresses[chosen], requests.is_write[chosen],
+                                  None, requests.stream[chosen])
+            served[index, li, pi] = math.ceil(stats.cycles * array_per_dram - 1e-9)
+    after = np.maximum(before, served)
+    delta = after - before
+    rows[..., cycles_index] = after
+    result.layer_rows[..., cycles_index] += np.tensordot(result.step_weight, delta, axes=1)
+    result.step_rows[..., cycles_index] += delta.sum(axis=(1, 2))
+    price_result(result, prices_of(hw))
+    sampling = result.options.get("sampling")
+    if sampling:  # the cycles' (and leakage's) estimated error follows the new cycles
+        covers = result.step_weight / float(result.trace.get("record_every") or 1)
+        sampling["relative_standard_error"] = sampling_error(result.step_rows, covers)
+    replay_cycles = float(before.sum())
+    added = float(delta.sum())
+    return {"rule": DRAM_BOUND, "layout": layout,
+            "layer_phases": int(np.count_nonzero(served)),
+            "layer_phases_bounded": int(np.count_nonzero(delta)),
+            "replay_cycles": replay_cycles, "added_cycles": added,
+            "added_fraction": added / replay_cycles if replay_cycles else 0.0}
+
+
 @dataclass
 class _Sums:
     """DramStats counters summed over steps."""
@@ -107,13 +166,16 @@ class _Sums:
 
 def burst_dram(result: SimResult, hw: Hardware, header: TraceHeader,
                records: Iterable[StepRecord], *, layout: str = "compact",
-               window: int = 16) -> dict[str, Any]:
+               window: int | None = None) -> dict[str, Any]:
     """Run the burst-level DRAM model on every simulated step; the ``result.dram`` dict.
 
-    Sums are over the simulated recorded steps, not weighted by ``record_every``.
+    ``window``: the FR-FCFS scheduler's window (None: the description's
+    ``dram.scheduler_window``). Sums are over the simulated recorded steps, not weighted
+    by ``record_every``.
     """
     check_dram_model("burst", hw)
     dram = hw.dram
+    window = dram.scheduler_window if window is None else window
     timeline, back_to_back = _Sums(), _Sums()
     per_step: dict[str, list] = {key: [] for key in (
         "step", "requests", "cycles", "seconds", "row_hit_rate", "energy_pj",

@@ -26,6 +26,8 @@ then update — each lasting its ``cycles`` counter converted from the array clo
 the DRAM clock (``cycles / array.clock / dram.tCK``). Within a layer-phase every
 (operand, direction) stream keeps its own address order and the streams are
 interleaved in proportion to their burst counts, all spread evenly over its duration.
+No burst is read and written in the same cycle (``separate_read_write``: the update
+pass's write-back of a burst goes a cycle after its read).
 """
 
 from __future__ import annotations
@@ -377,11 +379,49 @@ class Placement:
         streams = np.array([g.stream for g in groups], dtype=np.uint8)
         writes = np.array([g.direction == "write" for g in groups], dtype=bool)
         group = group[order]
+        addresses, arrival = addresses[order], arrival[order]
+        later, arrival = separate_read_write(addresses, writes[group], arrival)
+        group = group[later]
         return StepRequests(
-            step=step, addresses=addresses[order], is_write=writes[group],
-            arrival=arrival[order], stream=streams[group], group=group, groups=groups,
+            step=step, addresses=addresses[later], is_write=writes[group],
+            arrival=arrival, stream=streams[group], group=group, groups=groups,
             extent_starts=extent_starts, extent_lengths=extent_lengths,
             extent_group=extent_group, duration_cycles=float(duration.sum()))
+
+
+def separate_read_write(addresses: np.ndarray, is_write: np.ndarray,
+                        arrival: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Never a read and a write of one burst in the same cycle: (order, arrival).
+
+    ``addresses``, ``is_write`` and ``arrival`` are requests in arrival order. Where
+    requests of one address share a cycle, the first one's direction keeps it and those
+    of the other direction move to the next cycle (the update pass reads a burst, then
+    writes it back: the write goes one cycle later), repeated until no cycle holds both.
+    Returns the permutation that puts the requests back in arrival order (stable: moved
+    requests go ahead of the ones already in their new cycle) and the new arrivals.
+    DRAMsim3's split-queue controller stalls for good on a same-cycle read/write pair.
+    """
+    arrival = arrival.copy()
+    n = arrival.shape[0]
+    moved = False
+    while n > 1:
+        by_slot = np.lexsort((addresses, arrival))  # stable: ties keep arrival order
+        slot_arrival, slot_address = arrival[by_slot], addresses[by_slot]
+        same = np.empty(n, dtype=bool)  # same (cycle, address) as the entry before
+        same[0] = False
+        same[1:] = (slot_arrival[1:] == slot_arrival[:-1]) & \
+            (slot_address[1:] == slot_address[:-1])
+        first = np.maximum.accumulate(np.where(same, 0, np.arange(n)))
+        write = is_write[by_slot]
+        clash = same & (write != write[first])
+        if not clash.any():
+            break
+        arrival[by_slot[clash]] += 1
+        moved = True
+    if not moved:
+        return np.arange(n), arrival
+    order = np.argsort(arrival, kind="stable")
+    return order, arrival[order]
 
 
 def execution_order(layers: Sequence[str], phases: Sequence[str]) -> list[tuple[int, int]]:

@@ -26,8 +26,11 @@ def test_every_bounded_key_refuses_a_value_beyond_its_bound(key):
     limit, text = BOUNDS[key]
     dotted = "array.mac_energy.fp32" if key == "array.mac_energy" else key
     value = int(limit * 4) if isinstance(limit, int) else limit * 4
+    change = {dotted: value}
+    if key == "mapping.chunks":  # a key of [[mapping]] tables
+        dotted, change = r"mapping\[0\]\.chunks", {"mapping": [{"layer": "1", "chunks": value}]}
     with pytest.raises(ConfigError, match=rf"{dotted}: .*beyond any real part \(at most "):
-        load_hardware(_preset_for(key)).replace({dotted: value})
+        load_hardware(_preset_for(key)).replace(change)
 
 
 @pytest.mark.parametrize("name", ROOT_PRESETS)
@@ -54,6 +57,24 @@ def test_the_issues_impossible_designs_are_refused(changes, message):
 def test_zero_dram_energy_without_regen_is_fine():
     hw = load_hardware("edge-lpddr4").replace({"dram.read_energy": "0 pJ/bit"})
     assert hw.dram.read_energy_pj_per_bit == 0
+
+
+def test_every_numeric_key_has_a_bound():
+    # A key added without a bound would accept 10^18 silently; this names it.
+    from accelsim.hw.description import SECTIONS
+    from accelsim.hw.docs import SECTION_CLASSES
+    from accelsim.hw.schema import params_of
+
+    numeric = ("count", "frequency", "duration", "size", "energy", "energy_per_bit", "power",
+               "bits", "transfer_rate", "number")
+    unbounded = []
+    for section in SECTIONS:
+        for _, spec in params_of(SECTION_CLASSES[section]):
+            if spec.key is None or spec.kind not in numeric:
+                continue
+            if BOUNDS.get(f"{section}.{spec.key}") is None:
+                unbounded.append(f"{section}.{spec.key}")
+    assert not unbounded, unbounded
 
 
 def test_bounds_are_documented_with_their_keys():

@@ -85,7 +85,7 @@ def test_channels_and_ranks_decode():
 
 def test_non_power_of_two_organisation_is_rejected():
     with pytest.raises(ConfigError, match="dram.banks: 6 is not a power of two"):
-        simulate_dram(dram(banks=6), *reads([0]))
+        simulate_dram(dram(banks=6, bank_groups=2), *reads([0]))
 
 
 def test_ideal_dram_is_rejected():
@@ -113,9 +113,12 @@ def test_bad_requests_are_rejected(ddr4):
 
 # --- row buffer, bandwidth, refresh ----------------------------------------------------------
 
-@pytest.mark.parametrize("standard", ["ddr4-3200", "lpddr4-3200"])
-def test_sequential_reads_hit_the_open_row_at_near_peak_bandwidth(standard):
-    d = dram(standard)
+@pytest.mark.parametrize("standard, mapping", [("ddr4-3200", "row:column:bank"),
+                                               ("lpddr4-3200", "row:bank:column")])
+def test_sequential_reads_hit_the_open_row_at_near_peak_bandwidth(standard, mapping):
+    # DDR4 bank-interleaved: consecutive bursts change bank group, so tCCD_S (4 = one
+    # burst) spaces them; LPDDR4 has no bank groups (row-major, one bank at a time).
+    d = dram(standard, address_mapping=mapping)
     timing = DramTiming.from_dram(d)
     n = 100_000  # 6.4 MB: many refresh intervals (DDR4 ~33, LPDDR4 ~128)
     stats = simulate_dram(d, *reads(sequential(d, n)))
@@ -132,6 +135,17 @@ def test_sequential_reads_hit_the_open_row_at_near_peak_bandwidth(standard):
     # Each REF blocks the rank for tRFC, so the data bus idles at least that long per REF.
     assert stats.cycles >= int(stats.bus_busy_cycles.sum()) + \
         int(stats.refreshes.sum()) * timing.trfc
+
+
+def test_a_stream_in_one_bank_group_is_bound_by_tccd_l(ddr4):
+    # Row-major DDR4: 128 consecutive bursts in one bank, so one bank group: column
+    # commands tCCD_L = 8 apart, twice a burst: half the peak (less refresh).
+    n = 20_000
+    grouped = simulate_dram(ddr4, *reads(sequential(ddr4, n)))
+    assert 0.45 <= grouped.bus_utilisation <= 0.5
+    # The same stream on a DDR4 without bank groups runs at tCCD = one burst.
+    flat = simulate_dram(dram(bank_groups=1), *reads(sequential(ddr4, n)))
+    assert flat.bus_utilisation >= 0.9
 
 
 def test_random_reads_miss_and_activate_per_request(ddr4):
@@ -167,13 +181,59 @@ def test_long_idle_gap_refreshes_every_trefi(ddr4):
 
 # --- timing constraints ----------------------------------------------------------------------
 
+def test_write_to_read_turnaround_waits_twtr_after_the_write_data(ddr4):
+    # WR to bank 0 at tRCD 22, data ends 22 + tCWL 16 + 4 = 42. A read of the same row
+    # (same bank group) waits tWTR_L 12: RD 54, done 54 + tCL 22 + 4 = 80.
+    same_group = simulate_dram(ddr4, np.array([0, 64], dtype=np.uint64),
+                               np.array([True, False]))
+    assert same_group.done_cycle.tolist() == [42, 80]
+    # Bank 1 is in another group: ACT at tRRD_S 4, RD waits 42 + tWTR_S 4 = 46, done 72.
+    other_group = simulate_dram(ddr4, np.array([0, 1 << 13], dtype=np.uint64),
+                                np.array([True, False]))
+    assert other_group.done_cycle.tolist() == [42, 72]
+    # Two reads instead: the second goes tCCD_L 8 after the first (22), done 56.
+    assert simulate_dram(ddr4, *reads([0, 64])).done_cycle.tolist() == [48, 56]
+
+
+def test_read_to_write_turnaround_waits_trtw(ddr4):
+    # RD at 22; a WR of the same row waits tRTW 12 (more than tCCD_L 8): WR 34, its data
+    # ends 34 + tCWL 16 + 4 = 54.
+    stats = simulate_dram(ddr4, np.array([0, 64], dtype=np.uint64), np.array([False, True]))
+    assert stats.done_cycle.tolist() == [48, 54]
+    no_turnaround = simulate_dram(dram(tRTW="0.625 ns"), np.array([0, 64], dtype=np.uint64),
+                                  np.array([False, True]))
+    # With a tRTW of one cycle, the shared data bus still holds the write back: its data
+    # may not start before the read's ends (48), so WR at 48 - tCWL 16 = 32, done 52.
+    assert no_turnaround.done_cycle.tolist() == [48, 52]
+
+
+def test_the_scheduler_keeps_the_bus_direction_among_row_hits(ddr4):
+    # R, W, R, W of one open row, all at cycle 0. FR-FCFS prefers a row hit in the
+    # direction the bus is going: R0 (RD 22, done 48), R2 (RD 30, done 56), then W1 (WR at
+    # R2 + tRTW 12 = 42, data ends 42 + 16 + 4 = 62) and W3 (50, done 70): one turnaround.
+    addresses = np.arange(4, dtype=np.uint64) * np.uint64(64)
+    writes = np.array([False, True, False, True])
+    assert simulate_dram(ddr4, addresses, writes).done_cycle.tolist() == [48, 62, 56, 70]
+    # In arrival order (a window of one) each request turns the bus round: W1 at 34 (done
+    # 54), R2 at 54 + tWTR_L 12 = 66 (done 92), W3 at 66 + tRTW 12 = 78 (done 98).
+    in_order = simulate_dram(ddr4, addresses, writes, window=1)
+    assert in_order.done_cycle.tolist() == [48, 54, 92, 98]
+
+
+def test_acts_in_one_bank_group_wait_trrd_l(ddr4):
+    # Banks 0 and 4 share bank group 0 (the bank number's low two bits): ACT 0, then ACT
+    # at tRRD_L 8, RD at 30, done 56; banks 0 and 1: ACT at tRRD_S 4, RD 26, done 52.
+    assert simulate_dram(ddr4, *reads([0, 4 << 13])).done_cycle.tolist() == [48, 56]
+    assert simulate_dram(ddr4, *reads([0, 1 << 13])).done_cycle.tolist() == [48, 52]
+
+
 def test_precharge_after_write_waits_write_recovery(ddr4):
     same_bank_other_row = [0, 1 << 17]  # row-major: row bits start at 17
     write_first = simulate_dram(ddr4, np.array(same_bank_other_row, dtype=np.uint64),
                                 np.array([True, False]))
-    # WR: ACT 0, WR at tRCD = 22, last beat at 22 + tCL 22 + 4 = 48, PRE at 48 + tWR 24 =
-    # 72 (later than tRAS = 52), ACT 72 + tRP 22 = 94, RD 116, data done 116 + 26 = 142.
-    assert write_first.done_cycle.tolist() == [48, 142]
+    # WR: ACT 0, WR at tRCD = 22, last beat at 22 + tCWL 16 + 4 = 42, PRE at 42 + tWR 24 =
+    # 66 (later than tRAS = 52), ACT 66 + tRP 22 = 88, RD 110, data done 110 + 26 = 136.
+    assert write_first.done_cycle.tolist() == [42, 136]
     read_first = simulate_dram(ddr4, *reads(same_bank_other_row))
     # After a read the PRE waits only tRAS (52 > RD 22 + tRTP 12): ACT 74, RD 96, done 122.
     assert read_first.done_cycle.tolist() == [48, 122]
@@ -199,14 +259,18 @@ def test_row_hits_go_first_within_the_window(ddr4):
     # A: bank 0 row 0, B: bank 0 row 1, C: bank 0 row 0. FR-FCFS serves A, C (a hit), B.
     addresses = np.array([0, 1 << 17, 64], dtype=np.uint64)
     stats = simulate_dram(ddr4, addresses, np.zeros(3, bool))
-    # C: RD at 22 + tCCD 4 = 26, done 52. B: PRE at tRAS 52, ACT 74, RD 96, done 122.
-    assert stats.done_cycle.tolist() == [48, 122, 52]
+    # C: RD at 22 + tCCD_L 8 = 30 (same bank group), done 56. B: PRE at tRAS 52, ACT 74,
+    # RD 96, done 122.
+    assert stats.done_cycle.tolist() == [48, 122, 56]
     assert int(stats.row_hits[0]) == 1
     # A window of one is first-come first-served: B (122) then C reopens row 0: PRE at
     # B's ACT 74 + tRAS 52 = 126, ACT 148, RD 170, done 196.
     fcfs = simulate_dram(ddr4, addresses, np.zeros(3, bool), window=1)
     assert fcfs.done_cycle.tolist() == [48, 122, 196]
     assert int(fcfs.row_hits[0]) == 0
+    # The description's dram.scheduler_window is the default window.
+    described = simulate_dram(dram(scheduler_window=1), addresses, np.zeros(3, bool))
+    assert described.window == 1 and described.done_cycle.tolist() == [48, 122, 196]
 
 
 @pytest.mark.parametrize("standard", ["ddr4-3200", "lpddr4-3200"])
@@ -285,10 +349,11 @@ def test_identical_input_gives_identical_output(ddr4):
     assert first.energy_pj == second.energy_pj and first.cycles == second.cycles
 
 
-def test_kernel_matches_its_python_self():
-    # Two channels of two ranks (ddr3-1600 has 2 ranks), reads and writes, idle gaps long
-    # enough for refreshes, and a window of 4 so that reordering and the bypass limit occur.
-    d = dram("ddr3-1600", channels=2)
+@pytest.mark.parametrize("standard, ranks", [("ddr3-1600", 2), ("ddr4-3200", 2)])
+def test_kernel_matches_its_python_self(standard, ranks):
+    # Two channels of two ranks, reads and writes, idle gaps long enough for refreshes, and
+    # a window of 4 so that reordering and the bypass limit occur; DDR4: bank groups.
+    d = dram(standard, channels=2, ranks=ranks)
     addresses, is_write, arrival, stream = mixed_requests(n=400, seed=5)
     addresses = addresses % np.uint64(1 << 20)  # a small footprint: some hits, some conflicts
     arrival = arrival * 40  # ~100 cycles apart on average: ~6 tREFI over the run

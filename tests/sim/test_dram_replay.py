@@ -352,3 +352,70 @@ def test_random_nets_and_designs_place_every_byte(batch, bias, state, method, fm
         stats = simulate_dram(hw.dram, step.addresses, step.is_write, step.arrival,
                               step.stream)
         assert stats.requests == len(step)
+
+
+def test_the_scheduler_window_comes_from_the_description(burst, hw):
+    result, requests, header = burst
+    assert result.dram["window"] == hw.dram.scheduler_window == 16
+    narrow = hw.replace({"dram.scheduler_window": 1})
+    with open_trace(DROPBACK) as reader:
+        dram = burst_dram(result, narrow, header, step_records(reader, result.steps))
+    assert dram["window"] == 1
+    # First-come first-served gives up row hits the window of 16 found.
+    fcfs = [simulate_dram(hw.dram, r.addresses, r.is_write, r.arrival, r.stream, window=1)
+            for r in requests]
+    assert dram["totals"]["row_hits"] == sum(int(s.row_hits.sum()) for s in fcfs)
+    assert dram["totals"]["row_hits"] < result.dram["totals"]["row_hits"]
+
+
+def served_cycles(result, hw, requests_of_steps):
+    """Per (step, layer, phase): array cycles the burst model needs to serve its requests
+    back to back, computed here from the groups' layer and phase names."""
+    served = np.zeros(result.rows.shape[:3])
+    for index, requests in enumerate(requests_of_steps):
+        keys = [(result.layers.index(g.layer), result.phases.index(g.phase))
+                for g in requests.groups]
+        for li, pi in set(keys):
+            mine = np.isin(requests.group, [g for g, key in enumerate(keys) if key == (li, pi)])
+            stats = simulate_dram(hw.dram, requests.addresses[mine], requests.is_write[mine],
+                                  None, requests.stream[mine])
+            served[index, li, pi] = math.ceil(stats.cycles * hw.dram.tck_s * hw.array.clock_hz
+                                              - 1e-9)
+    return served
+
+
+@pytest.mark.parametrize("preset, least_added", [("edge-lpddr4", 0.2), ("datacenter-hbm2", 0.1)])
+def test_burst_cycles_wait_for_the_dram_on_a_dram_bound_design(preset, least_added):
+    # 256x256 array, 64 KiB SRAM: the bandwidth model's cycles are DRAM-bound.
+    hw = load_hardware(preset).replace(
+        {"array.rows": 256, "array.cols": 256, "sram.capacity": "64 KiB",
+         "sram.leakage_power": "0.1 W"})  # leakage: energy that follows the cycles
+    trace = str(ROOT / "traces" / "lenet300-dense.trace")
+    plain = simulate(trace, hw, steps="100:101")
+    burst = simulate(trace, hw, steps="100:101", dram_model="burst")
+    with open_trace(trace) as reader:  # the requests of the replay's own (unbounded) rows
+        requests = list(requests_by_step(plain, hw, reader.header,
+                                         step_records(reader, plain.steps)))
+    served = served_cycles(plain, hw, requests)
+    cycles = INDEX["cycles"]
+    # Each layer-phase lasts max(its replay cycles, its DRAM serve time); nothing else moves
+    # but the leakage those cycles cost.
+    assert np.array_equal(burst.rows[..., cycles],
+                          np.maximum(plain.rows[..., cycles], served))
+    others = [i for i in range(len(INDEX)) if i not in (cycles, INDEX["energy_pj.leakage"])]
+    assert np.array_equal(burst.rows[..., others], plain.rows[..., others])
+    assert (burst.rows[..., cycles] > plain.rows[..., cycles]).sum() >= 4
+    bound = burst.options["dram_bound"]
+    assert bound["added_cycles"] == pytest.approx(burst.totals["cycles"] - plain.totals["cycles"])
+    assert bound["added_fraction"] > least_added  # measured 0.30 (LPDDR4), 0.155 (HBM2)
+    # Aggregates and time-based energy follow the new cycles.
+    assert burst.totals["cycles"] == pytest.approx(float(burst.rows[..., cycles].sum()))
+    assert burst.step_rows[0, cycles] == pytest.approx(float(burst.rows[0, ..., cycles].sum()))
+    leakage = burst.totals["cycles"] / hw.array.clock_hz * hw.sram.leakage_power_w * 1e12
+    assert burst.totals["energy_pj.leakage"] == pytest.approx(leakage)
+    assert burst.totals["energy_pj.leakage"] > plain.totals["energy_pj.leakage"]
+    # The step lasts at least as long as the DRAM needs for all its traffic back to back.
+    assert burst.totals["cycles"] / hw.array.clock_hz >= burst.dram["back_to_back"]["seconds"]
+    if preset == "edge-lpddr4":  # bytes at peak: the step in 0.77 of the DRAM's serve time
+        assert plain.totals["cycles"] / hw.array.clock_hz < \
+            0.8 * burst.dram["back_to_back"]["seconds"]
