@@ -117,11 +117,13 @@ def test_no_two_events_on_one_track_overlap(two_steps, hw):
     totals = result.totals
     assert moved == pytest.approx(totals["dram_read_bytes"] + totals["dram_write_bytes"],
                                   rel=1e-9)
-    # Busy for those bytes at the channel's bandwidth, less the one cycle by which the
-    # replay's count of each GEMM (its last store's end minus one) cuts that last store.
+    # Busy for those bytes at the bandwidth the model charges (the calibrated share of the
+    # peak), less the one cycle by which the replay's count of each GEMM (its last store's
+    # end minus one) cuts that last store.
     busy = sum(s.end - s.start for s in dram)
     gemms = sum(1 for lp in layer_phases(spans) if lp.args["phase"] != "update")
-    assert busy + gemms == pytest.approx(moved / hw.dram_bytes_per_cycle, rel=1e-12)
+    charged = hw.dram_bytes_per_cycle * hw.dram.efficiency
+    assert busy + gemms == pytest.approx(moved / charged, rel=1e-12)
     # In the file, as Perfetto reads it (whole nanoseconds), nothing overlaps either.
     trace = chrome_trace(TRACE, hw, "1:2", max_events=10**9)
     ns = defaultdict(list)

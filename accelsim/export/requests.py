@@ -84,7 +84,8 @@ def write_request_trace(trace_path: str, hw: Hardware, steps: str | None, out: s
     Every input is checked before ``out`` is opened; the file is streamed to a temporary
     beside it and renamed into place, so a failure leaves any existing ``out`` untouched.
     """
-    from accelsim.sim import simulate
+    from accelsim.sim.hardware import sim_params
+    from accelsim.sim.replay import replay
     from accelsim.trace import open_trace
 
     if fmt not in REQUEST_FORMATS:
@@ -93,10 +94,10 @@ def write_request_trace(trace_path: str, hw: Hardware, steps: str | None, out: s
         raise ConfigError(f"--pace is for --format dramsim3 (the {fmt} format has no "
                           "cycles to pace)")
     check_dram_model("burst", hw, f"--format {fmt}")
-    result = simulate(trace_path, hw, steps=steps)
-    with open_trace(trace_path) as reader:  # the layer-phases wait for the DRAM, as in
-        bound_by_dram(result, hw, reader.header,  # simulate(..., dram_model="burst")
-                      step_records(reader, result.steps), layout)
+    with open_trace(trace_path) as reader:  # as simulate(..., dram_model="burst"): the
+        # pipeline at the peak, each layer-phase waiting for its DRAM serve time
+        result = replay(reader, sim_params(hw, dram_efficiency=False), steps=steps)
+        bound_by_dram(result, hw, reader.header, step_records(reader, result.steps), layout)
     summary = {"format": fmt, "out": str(out), "steps": [int(s) for s in result.steps],
                "requests": 0, "reads": 0, "writes": 0, "last_cycle": 0, "busiest_cycle": 0,
                "paced": pace, "delayed": 0}

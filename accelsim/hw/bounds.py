@@ -43,6 +43,7 @@ BOUNDS: dict[str, tuple[float, str]] = {
         "tREFI", "tCWL", "tWTR", "tRTW", "tCCD_L", "tRRD_L", "tWTR_L")},
     "dram.bank_groups": (64, "64"),
     "dram.scheduler_window": (4096, "4,096"),
+    "dram.bandwidth_efficiency": (1.0, "1: the peak"),
     "dram.read_energy": (1e4, "10 nJ/bit"),
     "dram.write_energy": (1e4, "10 nJ/bit"),
     "dram.act_energy": (1e6, "1 uJ"),

@@ -236,6 +236,10 @@ class Dram:
         'above the burst offset: "row:bank:column" (row-major), "row:column:bank" (bank-'
         "interleaved) or a list; a left-out rank goes after row, a left-out channel last",
         default="row:bank:column")
+    bandwidth_efficiency: float | None = _from_standard(
+        "bandwidth_efficiency", "number", "share of the peak bandwidth the bandwidth model's "
+        "transfers achieve (it charges bytes / (peak x this)); the standards' values are "
+        "calibrated against the burst-level model (bench/dram_calibration.py)")
     scheduler_window: int | None = param(
         "scheduler_window", "count", "pending requests per channel the burst-level model's "
         "FR-FCFS scheduler chooses from", default=16)
@@ -248,6 +252,11 @@ class Dram:
     def is_ideal(self) -> bool:
         """SCALE-Sim's ideal DRAM: bandwidth only, no timing."""
         return self.standard == IDEAL
+
+    @property
+    def efficiency(self) -> float:
+        """bandwidth_efficiency, 1 for the ideal DRAM (it moves its words every cycle)."""
+        return 1.0 if self.bandwidth_efficiency is None else self.bandwidth_efficiency
 
     @property
     def burst_bytes(self) -> int | None:

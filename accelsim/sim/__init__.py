@@ -41,7 +41,7 @@ def simulate(trace: str | None, hw: str | Hardware, *, topology: str | None = No
 
     description = hw if isinstance(hw, Hardware) else load_hardware(hw)
     check_dram_model(dram_model, description)
-    params = sim_params(description)
+    params = sim_params(description, dram_efficiency=dram_model != "burst")
     tolerance = DEFAULT_CYCLE_TOLERANCE if cycle_tolerance is None else cycle_tolerance
     if topology is not None:
         header = read_topology(topology)

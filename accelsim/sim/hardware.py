@@ -9,13 +9,15 @@ from accelsim.sim.pricing import prices_of, regen_byte_cost
 from accelsim.sim.replay import SimParams
 
 
-def sim_params(hw: Hardware) -> SimParams:
+def sim_params(hw: Hardware, dram_efficiency: bool = True) -> SimParams:
     """Flatten a Hardware description into the replay's plain parameters.
 
     Buffers: per-operand SRAMs give A (ifmap), B (filter) and O (ofmap) their own working
     halves; a unified SRAM is shared equally by the three operands. Energies per access
     become energies per byte at the SRAM's access width (the ifmap buffer's, for all
-    three). Prices come from accelsim.sim.pricing; the replay applies them to its
+    three). DRAM transfers run at ``dram.bandwidth_efficiency`` of the peak unless
+    ``dram_efficiency`` is False (the burst-level model times them). Prices come from
+    accelsim.sim.pricing; the replay applies them to its
     counts at the end. Mappings the description pins (``[[mapping]]``) override the
     mapper for their layers.
     """
@@ -26,7 +28,11 @@ def sim_params(hw: Hardware) -> SimParams:
         rows=hw.array.rows, cols=hw.array.cols, dataflow=hw.array.dataflow,
         a_buffer_bytes=a.working_set_bytes / share, b_buffer_bytes=b.working_set_bytes / share,
         o_buffer_bytes=o.working_set_bytes / share,
-        dram_bytes_per_cycle=hw.dram_bytes_per_cycle,
+        # The bandwidth model moves bytes at the calibrated share of the peak; with the
+        # burst-level model (dram_efficiency=False) the pipeline runs at the peak and the
+        # burst model's serve times bound the cycles instead (sim.dram_replay).
+        dram_bytes_per_cycle=hw.dram_bytes_per_cycle
+        * (hw.dram.efficiency if dram_efficiency else 1.0),
         regen_lanes=hw.regen.lanes if hw.regen else 0,
         tiling=hw.array.tiling,
         # A regenerated value weighed by its energy against a DRAM byte's, for mapping.
