@@ -177,6 +177,7 @@ def _add_trace(sub: argparse._SubParsersAction) -> None:
 
 def _cmd_trace_info(args: argparse.Namespace) -> int:
     from accelsim.errors import TraceError
+    from accelsim.sim.workload import workload_line, workload_summary
     from accelsim.trace import open_trace, verify
 
     report = verify(args.trace)  # every count shown below is checked against the data
@@ -189,7 +190,8 @@ def _cmd_trace_info(args: argparse.Namespace) -> int:
                 "optimizer": header.optimizer, "optimizer_params": header.optimizer_params,
                 "optimizer_state_per_weight": header.optimizer_state_per_weight,
                 "batch_size": header.batch_size, "regen": header.regen,
-                "reproducibility": header.reproducibility, **trace.summary()}
+                "reproducibility": header.reproducibility, **trace.summary(),
+                "workload": workload_summary(header)}
     if args.json:
         print(json.dumps(info, indent=2, sort_keys=True))
         return 0
@@ -202,6 +204,7 @@ def _cmd_trace_info(args: argparse.Namespace) -> int:
           f"{info['batch_size']}; state per weight {info['optimizer_state_per_weight']}")
     print(f"  stored       {_spread(info['stored'])} (min / median / max per step)")
     print(f"  churn        {_spread(info['churn'])} weights entering + leaving per step")
+    print(f"  workload     {workload_line(info['workload'])}")
     repro = info["reproducibility"]
     if repro:
         threads = repro.get("torch_threads")
@@ -322,6 +325,10 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
           f"{readable(totals['dram_read_bytes'], 'size')} read / "
           f"{readable(totals['dram_write_bytes'], 'size')} written "
           f"(weights {readable(totals['weight_dram_read_bytes'], 'size')}); {args.out}")
+    workload = result.options.get("workload")
+    if workload:
+        from accelsim.sim.workload import workload_line
+        print(f"workload: {workload_line(workload)}")
     sampling = result.options.get("sampling")
     if sampling:
         errors = sampling["relative_standard_error"]

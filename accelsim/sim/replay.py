@@ -45,7 +45,7 @@ from accelsim.sim.pricing import Prices, price_result
 from accelsim.sim.results import INDEX, SimResult, counter, sampling_error
 from accelsim.sim.storage import fill_rule, weight_fetch, weight_fetch_arrays
 from accelsim.sim.tracker import StoredSetTracker
-from accelsim.sim.workload import layer_passes, step_work
+from accelsim.sim.workload import layer_passes, step_work, workload_summary
 from accelsim.trace import StepRecord, TraceHeader, TraceReader
 from accelsim.trace.methods import method_meaning
 
@@ -472,15 +472,7 @@ class Replay:
                 "signatures": len(self._costs), "workload": self.workload_summary()}
 
     def workload_summary(self) -> dict:
-        """What the step's workload graph held and what of it was not costed (ops by
-        name); ``ops`` 0 for traces before format 1.2, which carry no graph."""
-        work = self.step_work
-        return {"ops": work.ops, "graph_gemms": len(work.gemms),
-                "graph_macs_per_step": work.macs,
-                "micro_batches": int(self.header.workload.get("micro_batches", 1) or 1),
-                "uncosted_ops": work.uncosted_ops,
-                "uncosted_matmul_ops": work.uncosted_matmul_ops,
-                "uncosted": dict(work.uncosted.most_common())}
+        return workload_summary(self.header, self.step_work)
 
 
 class _Steps:

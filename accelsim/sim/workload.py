@@ -23,6 +23,7 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field, replace
 
+from accelsim.errors import TraceError
 from accelsim.sim.lowering import GEMM_KINDS, Gemm, GemmLayer, Operand
 from accelsim.trace import TraceHeader
 
@@ -223,31 +224,50 @@ def step_work(header: TraceHeader) -> StepWork:
     layer_names = {info.name for info in header.layers if info.kind in GEMM_KINDS}
     # sizes of the parameter-derived matmul operands: a backward matmul without a
     # parameter input that produces one of these is a weight gradient
-    weight_numels = {math.prod(entry["shape"]) for op in ops
-                     if op["phase"] == "fwd" and packet(op["op"]) in _GEMM_OPS
-                     for entry in op["inputs"] if _is_param(entry)}
+    weight_numels: set[int] = set()
     for index, op in enumerate(ops):
-        kind = packet(op["op"])
-        if kind in MATMUL_OPS and op["module"] in layer_names and op["phase"] != "optimizer":
-            if op["phase"] == "fwd":
-                work.covered[op["module"]] += 1
-            elif _computes_input_grad(op):
-                work.input_grads.add(op["module"])
-            continue
-        if kind in VIEW_OPS:
-            work.views += 1
-            continue
-        lowered = _lower_op(op, index, weight_numels)
-        if lowered is None:
-            work.uncosted[kind] += 1
-            continue
-        module = op["module"] or "<model>"
-        if len(lowered) > 1:
-            lowered = [replace(layer, name=f"{layer.name}.{j}",
-                               fixed=replace(layer.fixed, layer=f"{layer.name}.{j}"))
-                       for j, layer in enumerate(lowered)]
-        work.gemms.extend((module, layer) for layer in lowered)
+        try:
+            if op["phase"] == "fwd" and packet(op["op"]) in _GEMM_OPS:
+                weight_numels.update(math.prod(entry["shape"]) for entry in op["inputs"]
+                                     if _is_param(entry))
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError) as error:
+            raise _malformed(index, op, error) from None
+    for index, op in enumerate(ops):
+        try:
+            _classify(work, op, index, layer_names, weight_numels)
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError) as error:
+            raise _malformed(index, op, error) from None
     return work
+
+
+def _malformed(index: int, op, error: Exception) -> TraceError:
+    name = op.get("op", "?") if isinstance(op, dict) else "?"
+    return TraceError(f"header.workload.ops[{index}] ({name}): malformed "
+                      f"({type(error).__name__}: {error}); re-record the trace")
+
+
+def _classify(work: StepWork, op: dict, index: int, layer_names: set[str],
+              weight_numels: set[int]) -> None:
+    kind = packet(op["op"])
+    if kind in MATMUL_OPS and op["module"] in layer_names and op["phase"] != "optimizer":
+        if op["phase"] == "fwd":
+            work.covered[op["module"]] += 1
+        elif _computes_input_grad(op):
+            work.input_grads.add(op["module"])
+        return
+    if kind in VIEW_OPS:
+        work.views += 1
+        return
+    lowered = _lower_op(op, index, weight_numels)
+    if lowered is None:
+        work.uncosted[kind] += 1
+        return
+    module = op["module"] or "<model>"
+    if len(lowered) > 1:
+        lowered = [replace(layer, name=f"{layer.name}.{j}",
+                           fixed=replace(layer.fixed, layer=f"{layer.name}.{j}"))
+                   for j, layer in enumerate(lowered)]
+    work.gemms.extend((module, layer) for layer in lowered)
 
 
 def _computes_input_grad(op) -> bool:
@@ -270,3 +290,33 @@ def describe_uncosted(work: StepWork, limit: int = 8) -> str:
     shown = ", ".join(f"{name} ({count})" for name, count in items[:limit])
     more = f", and {len(items) - limit} more kinds" if len(items) > limit else ""
     return f"{work.uncosted_ops} ops: {shown}{more}"
+
+
+def workload_summary(header: TraceHeader, work: StepWork | None = None) -> dict:
+    """What a trace's workload graph holds and what of it the replay does not cost (by op
+    name); ``ops`` 0 for traces before format 1.2, which carry no graph."""
+    work = step_work(header) if work is None else work
+    workload = header.workload or {}
+    return {"ops": work.ops, "captured_step": workload.get("captured_step"),
+            "micro_batches": int(workload.get("micro_batches", 1) or 1),
+            "graph_gemms": len(work.gemms), "graph_macs_per_step": work.macs,
+            "views": work.views, "uncosted_ops": work.uncosted_ops,
+            "uncosted_matmul_ops": work.uncosted_matmul_ops,
+            "uncosted": dict(work.uncosted.most_common())}
+
+
+def workload_line(summary: dict) -> str:
+    """One line for ``trace info`` and ``simulate``."""
+    if not summary["ops"]:
+        return "no workload graph (trace before format 1.2): conv2d/linear layers only"
+    batches = summary["micro_batches"]
+    text = (f"{summary['ops']:,} ops of step {summary['captured_step']} ({batches} "
+            f"micro-batch{'es' if batches != 1 else ''})")
+    if not summary["uncosted_ops"]:
+        return text + "; every op costed"
+    names = ", ".join(f"{name} ({count})" for name, count in
+                      list(summary["uncosted"].items())[:6])
+    more = ", ..." if len(summary["uncosted"]) > 6 else ""
+    matmul = summary["uncosted_matmul_ops"]
+    return (text + f"; not costed: {summary['uncosted_ops']:,} ops ({matmul} matmul-like, "
+            f"their MACs missing): {names}{more}")

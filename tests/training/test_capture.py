@@ -284,3 +284,23 @@ def test_input_shapes_changing_between_steps_warn_once(tmp_path):
                 optimizer.step()
     changed = [w for w in caught if "differ from the captured step" in str(w.message)]
     assert len(changed) == 1 and "step 3" in str(changed[0].message)
+
+
+def test_malformed_workload_graph_is_one_line_naming_the_op(tmp_path):
+    from accelsim.trace import LayerInfo, TensorInfo, TraceHeader, TraceWriter
+    from accelsim.trace.model import StepRecord
+
+    header = TraceHeader(
+        net="x", layers=[LayerInfo("fc", "linear", weight_shape=(2, 3), in_shape=(3,),
+                                   out_shape=(2,), tensor_ids=[0])],
+        tensors=[TensorInfo(0, "fc.weight", "fc", "weight", (2, 3))],
+        workload={"ops": [{"op": "aten.mm.default", "module": "",  # no phase
+                           "inputs": [{"shape": [2, 3]}], "outputs": [], "args": []}]})
+    path = tmp_path / "bad.trace"
+    with TraceWriter(str(path), header) as writer:
+        writer.append(StepRecord(step=1))
+    run = subprocess.run([sys.executable, "-m", "accelsim.cli", "trace", "info", str(path)],
+                         capture_output=True, text=True)
+    assert run.returncode == 1
+    assert run.stderr.strip().count("\n") == 0
+    assert "header.workload.ops[0] (aten.mm.default): malformed" in run.stderr
