@@ -23,7 +23,7 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field, replace
 
-from accelsim.errors import TraceError
+from accelsim.errors import ConfigError, TraceError
 from accelsim.sim.lowering import GEMM_KINDS, Gemm, GemmLayer, Operand
 from accelsim.trace import TraceHeader
 
@@ -320,3 +320,15 @@ def workload_line(summary: dict) -> str:
     matmul = summary["uncosted_matmul_ops"]
     return (text + f"; not costed: {summary['uncosted_ops']:,} ops ({matmul} matmul-like, "
             f"their MACs missing): {names}{more}")
+
+
+def require_layer_work_only(header: TraceHeader, what: str) -> None:
+    """Refuse, in one line, a consumer that places work by conv2d/linear layer only
+    (DRAM request placement, timelines) when the graph holds lowered GEMMs."""
+    work = step_work(header)
+    if work.gemms:
+        modules = sorted({module for module, _ in work.gemms})
+        raise ConfigError(f"{header.net}: {what} does not place the workload graph's "
+                          f"{len(work.gemms)} lowered GEMMs yet (under {', '.join(modules[:4])}"
+                          f"{', ...' if len(modules) > 4 else ''}); use plain `simulate` "
+                          "(the bandwidth DRAM model)")

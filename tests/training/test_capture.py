@@ -143,6 +143,9 @@ def test_attention_with_torch_matmul_matches_flop_counter(tmp_path):
     assert "<model>" in result.layers
     graph = result.options["workload"]
     assert graph["graph_gemms"] > 0 and graph["graph_macs_per_step"] > 0
+    # consumers that place work by layer refuse in one line rather than misplace it
+    with pytest.raises(ConfigError, match="does not place the workload graph"):
+        simulate(str(tmp_path / "a.trace"), load_hardware("dropback-edge"), dram_model="burst")
 
 
 def test_weight_norm_conv1d_net_matches_and_resolves_parameters(tmp_path):
