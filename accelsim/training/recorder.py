@@ -145,7 +145,8 @@ class TraceRecorder:
         for entry in self.entries:
             owned.setdefault(entry.layer, []).append(entry.tensor_id)
         for name, module in self.model.named_modules():
-            if not list(module.children()):
+            # a parametrization (weight_norm's _WeightNorm) computes a weight, not a layer
+            if not list(module.children()) and ".parametrizations." not in f".{name}":
                 self._handles.append(module.register_forward_hook(
                     self._capture_hook(name, owned.get(name, []))))
         self._handles.append(self.model.register_forward_hook(self._captured_hook))
@@ -164,6 +165,7 @@ class TraceRecorder:
         shapes = [list(x.shape) for x in inputs if torch.is_tensor(x)]
         if self._input_shapes is None:
             self._input_shapes = shapes
+            self._batch_size = shapes[0][0] if shapes and shapes[0] else 1
         elif not self._shape_warned and [s[1:] for s in shapes] != [
                 s[1:] for s in self._input_shapes]:
             # A smaller last batch (dim 0 only) is expected: every step is costed at the
@@ -177,8 +179,6 @@ class TraceRecorder:
     def _capture_hook(self, name: str, tensor_ids):
         def hook(module, inputs, output):
             if not self._captured and torch.is_grad_enabled() and self.model.training:
-                if not self._layers and inputs and torch.is_tensor(inputs[0]):
-                    self._batch_size = int(inputs[0].shape[0])
                 self._layers.append(_layer_info(name, module, inputs, output, tensor_ids))
                 self._layer_positions.setdefault(id(module), len(self._layers) - 1)
             if self.activation_density and module.training and isinstance(module, _ACTIVATIONS):

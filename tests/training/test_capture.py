@@ -52,12 +52,16 @@ class _Corrections(TorchDispatchMode):
 
 
 def reference_macs(step) -> float:
-    """FlopCounterMode's FLOPs / 2 for one optimizer step, with :class:`_Corrections`."""
+    """FlopCounterMode's FLOPs / 2 for one optimizer step, with :class:`_Corrections`
+    (``pytest -s`` prints both)."""
     with flop_counter.FlopCounterMode(display=False) as counter, _Corrections() as fix:
         step()
     counts = {str(k): v for k, v in counter.get_flop_counts()["Global"].items()}
     total = sum(counts.values()) - counts.get("aten.convolution_backward", 0)
-    return (total + fix.flops["conv_backward"] + fix.flops["sdpa"]) / 2
+    corrected = (total + fix.flops["conv_backward"] + fix.flops["sdpa"]) / 2
+    print(f"reference: FlopCounterMode {counter.get_total_flops() / 2:.0f} MACs, "
+          f"corrected {corrected:.0f}")
+    return corrected
 
 
 def simulated(model, optimizer, path, step, steps=STEPS, **kwargs):
@@ -75,6 +79,7 @@ def assert_matches(model, optimizer, path, step, **kwargs):
     expected = reference_macs(step)
     macs, result, caught = simulated(model, optimizer, path, step, **kwargs)
     assert expected > 0
+    print(f"{path.stem}: simulated {macs:.0f} MACs per step, ratio {macs / expected:.4f}")
     assert macs == pytest.approx(expected, rel=0.02), (macs, expected)
     header = TraceReader(str(path)).header
     assert header.params_total == sum(p.numel() for p in model.parameters())
@@ -156,7 +161,11 @@ def test_weight_norm_conv1d_net_matches_and_resolves_parameters(tmp_path):
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
     step = sgd_step(model, optimizer, torch.randn(4, 3, 20), torch.randint(0, 2, (4,)))
     _, _, header = assert_matches(model, optimizer, tmp_path / "w.trace", step)
+    # the batch is the model's input's, not a parametrization's (its input is g)
+    assert header.batch_size == 4
+    assert not any("parametrizations" in layer.name for layer in header.layers)
     ids = {t.name: t.tensor_id for t in header.tensors}
+    assert {t.layer for t in header.tensors if "original" in t.name} == {"0", "2"}
     convs = [op for op in header.workload["ops"]
              if op["op"] == "aten.convolution.default"]
     assert len(convs) == 2
@@ -194,6 +203,7 @@ def test_gradient_accumulation_after_an_evaluation_pass(tmp_path):
     assert header.batch_size == 4 and header.workload["micro_batches"] == 4
     result = simulate(str(tmp_path / "g.trace"), load_hardware("dropback-edge"))
     macs = result.totals["macs"] / result.totals["training_steps"]
+    print(f"g: simulated {macs:.0f} MACs per step, ratio {macs / expected:.4f}")
     assert macs == pytest.approx(expected, rel=0.02)
 
 
