@@ -240,8 +240,8 @@ class TraceRecorder:
         tid = entry.tensor_id
         if isinstance(self.method, Dense):
             return  # every weight stored, which is what a trace assumes until told otherwise
-        mask = self.method.stored_mask(entry.name).flatten()
         if first or self.record_every > 1:
+            mask = self.method.stored_mask(entry.name).flatten()
             previous = self._recorded_masks.get(tid)
             if previous is None:
                 record.stored_masks[tid] = mask.cpu().numpy().astype(bool)

@@ -317,3 +317,26 @@ def test_malformed_workload_graph_is_one_line_naming_the_op(tmp_path):
     assert run.returncode == 1
     assert run.stderr.strip().count("\n") == 0
     assert "header.workload.ops[0] (aten.mm.default): malformed" in run.stderr
+
+
+def test_pruning_again_mid_training_is_followed_per_step(tmp_path):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 3))
+    prune.l1_unstructured(model[0], "weight", amount=0.5)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    step = sgd_step(model, optimizer, torch.randn(5, 6), torch.randint(0, 3, (5,)))
+    stored = []
+    with TraceRecorder(model, optimizer, str(tmp_path / "r.trace")):
+        for i in range(4):
+            step()
+            stored.append(int(model[0].weight_mask.sum()) + 8 + 8 * 3 + 3)
+            if i == 1:
+                prune.l1_unstructured(model[0], "weight", amount=0.5)  # a new mask buffer
+    reader = TraceReader(str(tmp_path / "r.trace"))
+    assert reader.header.optimizer_state_per_weight == 2  # AdamW: two moments per weight
+    counts = [int(sum(int(m.sum()) for m in record.stored_masks.values()))
+              + sum(t.numel for t in reader.header.tensors
+                    if t.tensor_id not in record.stored_masks)
+              for record in reader.iter_steps(masks=True)]
+    assert stored[0] > stored[-1]
+    assert counts == stored

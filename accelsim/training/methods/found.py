@@ -11,15 +11,16 @@ from torch import nn
 from accelsim.training.methods.base import PruningMethod
 
 
-def _masks(model: nn.Module) -> dict[str, torch.Tensor]:
-    """Parameter name -> its prune mask buffer, for every ``*_orig`` with a ``*_mask``."""
+def _masks(model: nn.Module) -> dict[str, tuple[nn.Module, str]]:
+    """Parameter name -> (module, mask buffer name), for every ``*_orig`` with a
+    ``*_mask``. The buffer is looked up at each read: pruning again replaces it."""
     found = {}
     for module_name, module in model.named_modules():
         buffers = dict(module.named_buffers(recurse=False))
         for attr, _ in module.named_parameters(recurse=False):
             if attr.endswith("_orig") and f"{attr[:-5]}_mask" in buffers:
                 name = f"{module_name}.{attr}" if module_name else attr
-                found[name] = buffers[f"{attr[:-5]}_mask"]
+                found[name] = (module, f"{attr[:-5]}_mask")
     return found
 
 
@@ -34,16 +35,22 @@ class FoundMasks(PruningMethod):
         self.masks = _masks(model)
         self._last: dict[str, torch.Tensor] = {}
 
+    def _mask(self, name: str) -> torch.Tensor | None:
+        where = self.masks.get(name)
+        return None if where is None else getattr(where[0], where[1])
+
     def stored_mask(self, name: str) -> torch.Tensor:
-        mask = self.masks.get(name)
+        mask = self._mask(name)
         if mask is None:
             return super().stored_mask(name)
         current = mask.detach() != 0
-        self._last[name] = current.flatten().clone()
+        # the first read is the baseline mask_delta compares against; later reads (a
+        # stored count, the recorder) must not move it
+        self._last.setdefault(name, current.flatten().clone())
         return current
 
     def mask_delta(self, name: str):
-        mask = self.masks.get(name)
+        mask = self._mask(name)
         previous = self._last.get(name)
         if mask is None or previous is None:
             return None
