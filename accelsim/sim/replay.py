@@ -18,7 +18,7 @@ reference, mapping) — so the work grows with distinct signatures, not with ste
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -36,7 +36,6 @@ from accelsim.sim.lowering import (
     PHASES,
     Gemm,
     GemmLayer,
-    gemm_layers,
     input_sources,
     lower,
     update_passes,
@@ -45,7 +44,7 @@ from accelsim.sim.pricing import Prices, price_result
 from accelsim.sim.results import INDEX, SimResult, counter, sampling_error
 from accelsim.sim.storage import fill_rule, weight_fetch, weight_fetch_arrays
 from accelsim.sim.tracker import StoredSetTracker
-from accelsim.sim.workload import layer_passes, step_work, workload_summary
+from accelsim.sim.workload import layer_passes, step_layers, step_work, workload_summary
 from accelsim.trace import StepRecord, TraceHeader, TraceReader
 from accelsim.trace.methods import method_meaning
 
@@ -137,11 +136,7 @@ class Replay:
             raise ConfigError(f"unknown phase(s) {', '.join(sorted(unknown))}; "
                               f"choose from {','.join(PHASES)}")
         self.step_work = step_work(self.header)
-        self.layers: list[GemmLayer] = gemm_layers(self.header,
-                                                   required=not self.step_work.gemms)
-        if self.step_work.ops:  # the graph says which layers formed an input gradient
-            self.layers = [replace(layer, first=layer.name not in self.step_work.input_grads)
-                           for layer in self.layers]
+        self.layers: list[GemmLayer] = step_layers(self.header, self.step_work)
         names = [layer.name for layer in self.layers]
         for layer, _, _ in params.pinned:
             if layer not in names:

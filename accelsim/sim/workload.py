@@ -24,7 +24,7 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 
 from accelsim.errors import ConfigError, TraceError
-from accelsim.sim.lowering import GEMM_KINDS, Gemm, GemmLayer, Operand
+from accelsim.sim.lowering import GEMM_KINDS, PHASES, Gemm, GemmLayer, Operand, gemm_layers, lower
 from accelsim.trace import TraceHeader
 
 _SDPA_FWD = ("aten._scaled_dot_product_flash_attention_for_cpu",
@@ -44,6 +44,10 @@ VIEW_OPS = frozenset(f"aten.{name}" for name in (
     "new_empty_strided", "_local_scalar_dense", "unflatten", "flatten"))
 
 
+DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int64": 8,
+               "int32": 4, "int16": 2, "int8": 1, "uint8": 1, "bool": 1}
+
+
 def packet(name: str) -> str:
     """``aten.mm.default`` -> ``aten.mm`` (the overload dropped)."""
     parts = name.split(".")
@@ -59,6 +63,9 @@ class StepWork:
     # covered layers whose input gradient was computed (not "first" in the backward)
     input_grads: set = field(default_factory=set)
     uncosted: Counter = field(default_factory=Counter)  # op packet -> count
+    uncosted_by_module: Counter = field(default_factory=Counter)
+    # forward output bytes per module path (activations written by the forward)
+    activation_bytes: Counter = field(default_factory=Counter)
     ops: int = 0
     views: int = 0  # VIEW_OPS: no work
 
@@ -249,6 +256,9 @@ def _malformed(index: int, op, error: Exception) -> TraceError:
 def _classify(work: StepWork, op: dict, index: int, layer_names: set[str],
               weight_numels: set[int]) -> None:
     kind = packet(op["op"])
+    if op["phase"] == "fwd":
+        work.activation_bytes[op["module"] or "<model>"] += sum(
+            math.prod(out["shape"]) * DTYPE_BYTES.get(out["dtype"], 4) for out in op["outputs"])
     if kind in MATMUL_OPS and op["module"] in layer_names and op["phase"] != "optimizer":
         if op["phase"] == "fwd":
             work.covered[op["module"]] += 1
@@ -261,6 +271,7 @@ def _classify(work: StepWork, op: dict, index: int, layer_names: set[str],
     lowered = _lower_op(op, index, weight_numels)
     if lowered is None:
         work.uncosted[kind] += 1
+        work.uncosted_by_module[op["module"] or "<model>"] += 1
         return
     module = op["module"] or "<model>"
     if len(lowered) > 1:
@@ -332,3 +343,49 @@ def require_layer_work_only(header: TraceHeader, what: str) -> None:
                           f"{len(work.gemms)} lowered GEMMs yet (under {', '.join(modules[:4])}"
                           f"{', ...' if len(modules) > 4 else ''}); use plain `simulate` "
                           "(the bandwidth DRAM model)")
+
+
+def step_layers(header: TraceHeader, work: StepWork) -> list[GemmLayer]:
+    """The conv2d/linear layers of ``header.layers``; with a graph, a layer has
+    ``bwd_data`` when the step formed its input gradient (not by its position)."""
+    layers = gemm_layers(header, required=not work.gemms)
+    if work.ops:
+        layers = [replace(layer, first=layer.name not in work.input_grads) for layer in layers]
+    return layers
+
+
+def layer_table(header: TraceHeader, stored_by_tensor: dict[int, float]) -> list[dict]:
+    """One row per layer / module path (``trace info --layers``): parameters, stored
+    weights (median per step), matmul MACs per step by phase, forward activation bytes,
+    optimizer state values, ops not costed."""
+    work = step_work(header)
+    rows: dict[str, dict] = {}
+
+    def row(name: str) -> dict:
+        return rows.setdefault(name, {
+            "layer": name, "params": 0, "stored": 0.0,
+            "macs": {phase: 0 for phase in PHASES if phase != "update"},
+            "activation_bytes": 0, "optimizer_state": 0, "uncosted_ops": 0})
+
+    for info in header.layers:
+        row(info.name)
+    for tensor in header.tensors:
+        entry = row(tensor.layer)
+        entry["params"] += tensor.numel
+        entry["stored"] += float(stored_by_tensor.get(tensor.tensor_id, tensor.numel))
+        entry["optimizer_state"] += tensor.numel * header.optimizer_state_per_weight
+    act = DTYPE_BYTES.get(header.dtypes.get("activations", "float32"), 4)
+    for layer in step_layers(header, work):
+        for phase in row(layer.name)["macs"]:
+            gemm = lower(layer, phase)
+            if gemm is not None:
+                rows[layer.name]["macs"][phase] += gemm.macs * layer_passes(work, layer.name)
+        if not work.ops:
+            rows[layer.name]["activation_bytes"] += layer.batch * layer.out_elements * act
+    for module, layer in work.gemms:
+        row(module)["macs"][layer.fixed.phase] += layer.fixed.macs
+    for module, nbytes in work.activation_bytes.items():
+        row(module)["activation_bytes"] += nbytes
+    for module, count in work.uncosted_by_module.items():
+        row(module)["uncosted_ops"] += count
+    return list(rows.values())

@@ -148,6 +148,17 @@ def test_attention_with_torch_matmul_matches_flop_counter(tmp_path):
     assert "<model>" in result.layers
     graph = result.options["workload"]
     assert graph["graph_gemms"] > 0 and graph["graph_macs_per_step"] > 0
+    # trace info --layers: the per-module rows add up to the simulated step
+    info = subprocess.run([sys.executable, "-m", "accelsim.cli", "trace", "info", "--json",
+                           "--layers", str(tmp_path / "a.trace")], capture_output=True,
+                          text=True, check=True)
+    rows = json.loads(info.stdout)["layers"]
+    assert sum(sum(row["macs"].values()) for row in rows) == pytest.approx(
+        result.totals["macs"] / result.totals["training_steps"])
+    assert sum(row["params"] for row in rows) == sum(p.numel() for p in model.parameters())
+    by_name = {row["layer"]: row for row in rows}
+    assert by_name["<model>"]["macs"]["fwd"] == 2 * 6 * 6 * 16 * 2  # QK^T and PV, batch 2
+    assert by_name["<model>"]["uncosted_ops"] > 0  # softmax, div, mean, loss
     # consumers that place work by layer refuse in one line rather than misplace it
     with pytest.raises(ConfigError, match="does not place the workload graph"):
         simulate(str(tmp_path / "a.trace"), load_hardware("dropback-edge"), dram_model="burst")
