@@ -101,19 +101,20 @@ class StepCapture(TorchDispatchMode):
             else deepest
 
     def _module_of(self, phase: str, lineages) -> str:
-        """The module path an op ran under. Backward: ModuleTracker's view can be stale,
-        so an op reading a parameter belongs to the module that uses it, and every op of
-        the same autograd node (a linear's grad-input and grad-weight matmuls) to that
-        module too."""
-        if phase != "bwd":
-            return self._module_path()
-        node = torch._C._current_autograd_node()
+        """The module path an op ran under. An op reading a parameter belongs to the
+        module that owns it in every phase (MultiheadAttention runs its out_proj's matmul
+        inside its own forward; ModuleTracker's backward view can be stale), and in the
+        backward every op of the same autograd node (a linear's grad-input and
+        grad-weight matmuls) to that module too."""
         tids = sorted(set().union(*(lineage for lineage in lineages if lineage)))
-        if tids and tids[0] in self._owners:
-            module = self._owners[tids[0]]
+        owner = self._owners.get(tids[0]) if tids else None
+        if phase != "bwd":
+            return self._module_path() if owner is None or phase == "optimizer" else owner
+        node = torch._C._current_autograd_node()
+        if owner is not None:
             if node is not None:
-                self._node_modules[node] = module
-            return module
+                self._node_modules[node] = owner
+            return owner
         if node is not None and node in self._node_modules:
             return self._node_modules[node]
         return self._module_path()
