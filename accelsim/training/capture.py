@@ -33,7 +33,7 @@ from torch.utils.weak import WeakIdKeyDictionary
 
 WORKLOAD_VERSION = 1
 # Ops that move no data or only record profiler ranges: not part of the workload.
-_SKIP = ("profiler.", "aten.detach.", "aten.lift_fresh.", "aten._to_copy.", "aten.alias.")
+_SKIP = ("profiler.", "aten.detach.", "aten.lift_fresh.", "aten.alias.")
 _SCALARS = (bool, int, float, str, type(None))
 
 
@@ -138,7 +138,14 @@ class StepCapture(TorchDispatchMode):
         if phase is None:
             self.dropped += 1
             return out
-        self._note(name, phase, args, kwargs, out)
+        try:
+            self._note(name, phase, args, kwargs, out)
+        except Exception as error:  # noqa: BLE001 - never break the user's training
+            # An op whose tensors cannot be described (nested, sparse, a subclass): kept
+            # by name, so the simulator lists it as uncosted rather than missing it.
+            self.ops.append({"op": name, "phase": phase, "module": self._module_path(),
+                             "inputs": [], "outputs": [], "args": [],
+                             "unreadable": type(error).__name__})
         return out
 
     def _note(self, name, phase, args, kwargs, out) -> None:

@@ -351,3 +351,26 @@ def test_pruning_again_mid_training_is_followed_per_step(tmp_path):
               for record in reader.iter_steps(masks=True)]
     assert stored[0] > stored[-1]
     assert counts == stored
+
+
+def test_an_op_the_capture_cannot_describe_is_kept_as_uncosted(tmp_path, monkeypatch):
+    from accelsim.sim.workload import step_work
+    from accelsim.training.capture import StepCapture
+
+    real = StepCapture._note
+
+    def fussy(self, name, phase, args, kwargs, out):
+        if name.startswith("aten.relu"):
+            raise RuntimeError("cannot describe")
+        return real(self, name, phase, args, kwargs, out)
+
+    monkeypatch.setattr(StepCapture, "_note", fussy)
+    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    step = sgd_step(model, optimizer, torch.randn(2, 3), torch.randint(0, 2, (2,)))
+    with TraceRecorder(model, optimizer, str(tmp_path / "u.trace")):
+        step()
+    header = TraceReader(str(tmp_path / "u.trace")).header
+    relu = [op for op in header.workload["ops"] if op["op"].startswith("aten.relu")]
+    assert relu and relu[0]["unreadable"] == "RuntimeError"
+    assert step_work(header).uncosted["aten.relu"] == 1
