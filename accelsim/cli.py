@@ -167,6 +167,9 @@ def _add_trace(sub: argparse._SubParsersAction) -> None:
                                        "weight per step.")
     info.add_argument("trace", metavar="TRACE")
     info.add_argument("--json", action="store_true", help="print JSON")
+    info.add_argument("--layers", action="store_true",
+                      help="one row per layer / module: parameters, stored, matmul MACs per "
+                           "step by phase, activation bytes, optimizer state, uncosted ops")
     info.set_defaults(run=_cmd_trace_info)
     verify = tsub.add_parser("verify", help="check every chunk; exit 1 on damage",
                              description="Check every chunk's checksum and contents. Exit 0 "
@@ -175,8 +178,21 @@ def _add_trace(sub: argparse._SubParsersAction) -> None:
     verify.set_defaults(run=_cmd_trace_verify)
 
 
+def _print_layer_table(rows: list[dict]) -> None:
+    print(f"  {'layer':24s} {'params':>10s} {'stored':>10s} {'fwd MACs':>12s} "
+          f"{'bwd_data':>12s} {'bwd_weight':>12s} {'act bytes':>11s} {'opt state':>10s} "
+          f"{'uncosted':>8s}")
+    for row in rows:
+        macs = row["macs"]
+        print(f"  {row['layer'][:24]:24s} {row['params']:>10,} {row['stored']:>10,.0f} "
+              f"{macs['fwd']:>12,} {macs['bwd_data']:>12,} {macs['bwd_weight']:>12,} "
+              f"{row['activation_bytes']:>11,} {row['optimizer_state']:>10,} "
+              f"{row['uncosted_ops']:>8,}")
+
+
 def _cmd_trace_info(args: argparse.Namespace) -> int:
     from accelsim.errors import TraceError
+    from accelsim.sim.workload import layer_table, workload_line, workload_summary
     from accelsim.trace import open_trace, verify
 
     report = verify(args.trace)  # every count shown below is checked against the data
@@ -189,7 +205,10 @@ def _cmd_trace_info(args: argparse.Namespace) -> int:
                 "optimizer": header.optimizer, "optimizer_params": header.optimizer_params,
                 "optimizer_state_per_weight": header.optimizer_state_per_weight,
                 "batch_size": header.batch_size, "regen": header.regen,
-                "reproducibility": header.reproducibility, **trace.summary()}
+                "reproducibility": header.reproducibility, **trace.summary(),
+                "workload": workload_summary(header)}
+        if args.layers:
+            info["layers"] = layer_table(header, trace.stored_by_tensor())
     if args.json:
         print(json.dumps(info, indent=2, sort_keys=True))
         return 0
@@ -202,6 +221,9 @@ def _cmd_trace_info(args: argparse.Namespace) -> int:
           f"{info['batch_size']}; state per weight {info['optimizer_state_per_weight']}")
     print(f"  stored       {_spread(info['stored'])} (min / median / max per step)")
     print(f"  churn        {_spread(info['churn'])} weights entering + leaving per step")
+    print(f"  workload     {workload_line(info['workload'])}")
+    if args.layers:
+        _print_layer_table(info["layers"])
     repro = info["reproducibility"]
     if repro:
         threads = repro.get("torch_threads")
@@ -322,6 +344,10 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
           f"{readable(totals['dram_read_bytes'], 'size')} read / "
           f"{readable(totals['dram_write_bytes'], 'size')} written "
           f"(weights {readable(totals['weight_dram_read_bytes'], 'size')}); {args.out}")
+    workload = result.options.get("workload")
+    if workload:
+        from accelsim.sim.workload import workload_line
+        print(f"workload: {workload_line(workload)}")
     sampling = result.options.get("sampling")
     if sampling:
         errors = sampling["relative_standard_error"]

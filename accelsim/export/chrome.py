@@ -56,6 +56,7 @@ from accelsim.sim.pipeline import (
 from accelsim.sim.placement import execution_order
 from accelsim.sim.replay import PhaseCost, SimParams, replay, select_steps
 from accelsim.sim.results import INDEX, counter
+from accelsim.sim.workload import require_layer_work_only
 from accelsim.trace import open_trace
 
 DEFAULT_MAX_EVENTS = 256  # per layer-phase: a ResNet-18 step stays a few MB
@@ -259,6 +260,7 @@ def timeline_spans(trace_path: str, hw: Hardware | str, steps: str | None = None
     channels = description.dram.channels or 1  # an ideal DRAM has no channels: one track
     with open_trace(trace_path) as reader:
         header = reader.header
+        require_layer_work_only(header, "the chrome timeline")
         recorded = np.asarray(reader.steps, dtype=np.int64)
         chosen = select_steps(recorded, steps) if steps else recorded[:1]
         spec = steps or f"{int(chosen[0])}:{int(chosen[0]) + 1}"

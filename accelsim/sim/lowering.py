@@ -47,6 +47,9 @@ class GemmLayer:
     weight_tensor: int | None  # tensor_id of the weight
     tensor_ids: tuple[int, ...]  # every parameter the layer owns (weight, bias)
     first: bool  # the first GEMM layer: no bwd_data
+    # A GEMM of one phase taken as is (an op of the workload graph, accelsim.sim.workload)
+    # rather than derived from the layer's geometry; None for conv2d/linear layers.
+    fixed: Gemm | None = None
 
     @property
     def weight_k(self) -> int:
@@ -152,14 +155,15 @@ def _channels(shape: tuple[int, ...]) -> int:
     return shape[0] if shape else 1
 
 
-def gemm_layers(header: TraceHeader) -> list[GemmLayer]:
-    """The conv/linear layers of a trace in execution order, checked for consistency."""
+def gemm_layers(header: TraceHeader, required: bool = True) -> list[GemmLayer]:
+    """The conv/linear layers of a trace in execution order, checked for consistency
+    (``required``: none is an error; a workload graph may hold all the work instead)."""
     layers = []
     for info in header.layers:
         if info.kind not in GEMM_KINDS:
             continue
         layers.append(_gemm_layer(info, header, first=not layers))
-    if not layers:
+    if not layers and required:
         raise TraceError(f"trace of {header.net!r} has no conv2d or linear layer to simulate")
     return layers
 
@@ -171,7 +175,8 @@ def _gemm_layer(info: LayerInfo, header: TraceHeader, first: bool) -> GemmLayer:
     weight = [t for t in info.tensor_ids if header.tensor(t).role == "weight"]
     if info.kind == "linear":
         out_features, in_features = info.weight_shape
-        pixels, kernel, groups = 1, 1, 1
+        # per-sample rows: 1 for a flat input, the tokens of a [tokens, features] one
+        pixels, kernel, groups = math.prod(info.in_shape[:-1]), 1, 1
         in_ch, out_ch = in_features, out_features
     else:
         out_ch = info.weight_shape[0]
@@ -193,6 +198,8 @@ def _gemm_layer(info: LayerInfo, header: TraceHeader, first: bool) -> GemmLayer:
 
 def lower(layer: GemmLayer, phase: str) -> Gemm | None:
     """The GEMM of one phase of one layer; None when the phase does no array work."""
+    if layer.fixed is not None:
+        return layer.fixed if layer.fixed.phase == phase else None
     p = layer.batch * layer.pixels
     kw, f, g = layer.weight_k, layer.filters_per_group, layer.groups
     inputs = layer.batch * layer.in_elements

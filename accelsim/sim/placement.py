@@ -52,6 +52,7 @@ from accelsim.sim.lowering import (
 )
 from accelsim.sim.results import INDEX, TRAFFIC_CLASSES
 from accelsim.sim.storage import fill_rule, weight_fetch
+from accelsim.sim.workload import require_layer_work_only
 from accelsim.trace import StepRecord, TraceHeader
 from accelsim.trace.methods import method_meaning
 
@@ -156,6 +157,7 @@ class Placement:
             raise ConfigError(f'{hw.name}: dram.standard "ideal" has no bursts, banks or '
                               "timing, so DRAM requests cannot be placed; pick a timed standard "
                               '(e.g. "lpddr4-3200") or keep the bandwidth model')
+        require_layer_work_only(header, "DRAM request placement (--dram burst, export)")
         self.header, self.layout = header, layout
         self.burst_bytes = hw.dram.burst_bytes
         self.storage = hw.storage

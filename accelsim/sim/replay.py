@@ -36,7 +36,6 @@ from accelsim.sim.lowering import (
     PHASES,
     Gemm,
     GemmLayer,
-    gemm_layers,
     input_sources,
     lower,
     update_passes,
@@ -45,6 +44,7 @@ from accelsim.sim.pricing import Prices, price_result
 from accelsim.sim.results import INDEX, SimResult, counter, sampling_error
 from accelsim.sim.storage import fill_rule, weight_fetch, weight_fetch_arrays
 from accelsim.sim.tracker import StoredSetTracker
+from accelsim.sim.workload import layer_passes, step_layers, step_work, workload_summary
 from accelsim.trace import StepRecord, TraceHeader, TraceReader
 from accelsim.trace.methods import method_meaning
 
@@ -135,7 +135,8 @@ class Replay:
         if unknown:
             raise ConfigError(f"unknown phase(s) {', '.join(sorted(unknown))}; "
                               f"choose from {','.join(PHASES)}")
-        self.layers: list[GemmLayer] = gemm_layers(self.header)
+        self.step_work = step_work(self.header)
+        self.layers: list[GemmLayer] = step_layers(self.header, self.step_work)
         names = [layer.name for layer in self.layers]
         for layer, _, _ in params.pinned:
             if layer not in names:
@@ -143,6 +144,12 @@ class Replay:
                                   f"not a GEMM layer of {header.net} ({', '.join(names)})")
         self.updates = update_passes(self.header)
         self.layer_names = [update.layer for update in self.updates]
+        # The workload graph (format 1.2): ops no conv2d/linear layer covers, and how
+        # many passes each layer ran per step (micro-batches); see accelsim.sim.workload.
+        self.graph_gemms = self.step_work.gemms
+        for module, _ in self.graph_gemms:
+            if module not in self.layer_names:
+                self.layer_names.append(module)
         cfg = params.array
         self.weighted = [layer for layer in self.layers if layer.weight_tensor is not None]
         grids = []
@@ -213,7 +220,7 @@ class Replay:
         the training steps each stands for."""
         n, c = len(steps.step), len(INDEX)
         position = {name: i for i, name in enumerate(self.layer_names)}
-        shape = (len(self.updates), len(self.phases), c)
+        shape = (len(self.layer_names), len(self.phases), c)
         rows = np.zeros((n, *shape)) if keep_rows else None
         layer_rows = np.zeros(shape)
         step_rows = np.zeros((n, c))
@@ -239,10 +246,15 @@ class Replay:
                     if phase == "update":
                         continue
                     block = self._phase_rows(layer, live, phase, steps, where, wi)
-                    add(li, pi, block, where)
+                    add(li, pi, block * layer_passes(self.step_work, layer.name), where)
+        every = np.arange(n)
+        for module, layer in self.graph_gemms:
+            phase = layer.fixed.phase
+            if phase in self.phases:
+                block = self._phase_rows(layer, layer, phase, steps, every, None)
+                add(position[module], self.phases.index(phase), block, every)
         if "update" in self.phases:
             pi = self.phases.index("update")
-            every = np.arange(n)
             for li, update in enumerate(self.updates):
                 add(li, pi, self._update_rows(steps, update.tensor_ids), every)
         return rows, layer_rows, step_rows
@@ -389,8 +401,9 @@ class Replay:
     def mapping_rows(self) -> dict[tuple[str, str], list[tuple[dict, float]]]:
         """Every GEMM layer-phase's mappings as results report them, most served first."""
         flow = self.params.array.flow
+        gemms = [*self.layers, *(layer for _, layer in self.graph_gemms)]
         roles = {(layer.name, phase): lower(layer, phase).roles
-                 for layer in self.layers for phase in self.phases
+                 for layer in gemms for phase in self.phases
                  if phase != "update" and lower(layer, phase) is not None}
         out = {}
         for key, served in self.mappings.items():
@@ -451,7 +464,10 @@ class Replay:
         return {"cycle_tolerance": self.tolerance,
                 "cycle_references": len(self.tracker.references),
                 "cycle_reference_reuses": self.tracker.reused,
-                "signatures": len(self._costs)}
+                "signatures": len(self._costs), "workload": self.workload_summary()}
+
+    def workload_summary(self) -> dict:
+        return workload_summary(self.header, self.step_work)
 
 
 class _Steps:
@@ -577,7 +593,7 @@ def replay_records(header: TraceHeader, records: Iterable[StepRecord], params: S
     covers = np.ones(n) if covers is None else np.asarray(covers, dtype=np.float64)
     weights = covers * float(header.record_every)
     if keep_rows is None:
-        keep_rows = n * len(engine.updates) * len(engine.phases) <= KEEP_ROWS_LIMIT
+        keep_rows = n * len(engine.layer_names) * len(engine.phases) <= KEEP_ROWS_LIMIT
     rows, layer_rows, step_rows = engine.counters(followed, weights, keep_rows)
     evaluated = [a for a in followed.training["accuracy"] if np.isfinite(a)]
     low, high = engine.regen_cost_range

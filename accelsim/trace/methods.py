@@ -30,6 +30,8 @@ METHODS = {
     "dropback": MethodMeaning("dropback", "initial"),
     "swd": MethodMeaning("swd", "zero"),
     "filter_pruning": MethodMeaning("filter_pruning", "zero", structured=True),
+    # masks found in the user's model (torch.nn.utils.prune), accelsim.training.methods.found
+    "torch_prune": MethodMeaning("torch_prune", "zero"),
 }
 
 

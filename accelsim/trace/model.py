@@ -18,12 +18,15 @@ from accelsim.errors import TraceError
 
 FORMAT_NAME = "accelsim-trace"
 FORMAT_VERSION = 1  # major: a reader refuses majors it does not know
-FORMAT_MINOR = 1  # minor: additions an older reader of the same major may ignore
+FORMAT_MINOR = 2  # minor: additions an older reader of the same major may ignore
 # Header keys added by a minor version, with the value a file of an older minor means.
 # Minor 1: the optimizer's hyper-parameters and lr schedule (minor 0 recorded only its
 # name) and "reproducibility" (torch threads and determinism settings; minor 0: {}).
+# Minor 2: "workload", the operator-level graph of one captured training step
+# (accelsim.training.capture; minor 0 and 1: {}, meaning "no graph: cost header.layers").
 # A file of that minor or newer must have them.
-OPTIONAL_HEADER_KEYS = {"optimizer_params": (dict, dict, 1), "reproducibility": (dict, dict, 1)}
+OPTIONAL_HEADER_KEYS = {"optimizer_params": (dict, dict, 1), "reproducibility": (dict, dict, 1),
+                        "workload": (dict, dict, 2)}
 SUPPORTED_VERSIONS = (1,)
 
 MAX_NUMEL = 2**40  # weights per tensor: a reader holds a one-byte mask entry per weight
@@ -172,6 +175,9 @@ class TraceHeader:
     # what the bytes of a re-recording depend on besides the seed: torch version, thread
     # counts, deterministic-algorithm settings (filled by TraceRecorder)
     reproducibility: dict[str, Any] = field(default_factory=dict)
+    # the ops of one captured training step: {"version", "captured_step", "micro_batches",
+    # "ops": [...]} (docs/trace-format.md "Workload graph"); {} when not captured
+    workload: dict[str, Any] = field(default_factory=dict)
     accelsim_version: str = _ACCELSIM_VERSION
     format: str = field(default=FORMAT_NAME, init=False)
     format_version: int = field(default=FORMAT_VERSION, init=False)

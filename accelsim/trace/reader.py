@@ -238,6 +238,14 @@ class TraceReader:
                 row += 1
         return stored, churn
 
+    def stored_by_tensor(self) -> dict[int, float]:
+        """Each tensor's stored count, median over the recorded steps."""
+        stored, _ = self._count_table()
+        if not self.num_steps:
+            return {}
+        medians = np.median(stored, axis=0)
+        return {tid: float(medians[j]) for j, tid in enumerate(self._tensors)}
+
     def summary(self) -> dict[str, Any]:
         """Steps, tensors, stored count and churn (entered + left, from the second record
         on) per step, file size."""

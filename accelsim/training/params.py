@@ -40,8 +40,10 @@ def _role(module: nn.Module, attr: str) -> str:
         return "norm_weight" if attr == "weight" else "norm_bias"
     if attr == "bias":
         return "bias"
-    if attr == "weight":
+    if attr in ("weight", "weight_orig"):  # weight_orig: torch.nn.utils.prune's original
         return "weight"
+    if attr == "bias_orig":
+        return "bias"
     return "other"
 
 
@@ -56,5 +58,12 @@ def parameter_table(model: nn.Module) -> list[ParamEntry]:
         if not param.requires_grad:
             continue
         module_name, module, attr = owners[id(param)]
-        entries.append(ParamEntry(len(entries), name, module_name, _role(module, attr), param))
+        role = _role(module, attr)
+        if ".parametrizations." in f".{module_name}":
+            # torch.nn.utils.parametrize: "conv.parametrizations.weight" owns original0/1,
+            # the parts the conv's weight is computed from; the conv is the layer
+            module_name, _, target = f".{module_name}".rpartition(".parametrizations.")
+            module_name = module_name[1:]
+            role = "weight" if target == "weight" else role
+        entries.append(ParamEntry(len(entries), name, module_name, role, param))
     return entries

@@ -11,7 +11,12 @@ Attach it to any PyTorch loop::
             optimizer.step()                      # the step post-hook records this step
             recorder.log(loss=loss.item())        # annotates the step just recorded
 
-The network as executed is captured by forward hooks on the first forward pass. Each
+The network as executed is captured by forward hooks on the first training forward pass
+(grad enabled, model in training mode; an evaluation pass before it is not the network's
+workload), and every ATen op of the first optimizer step — all its micro-batches' forward
+and backward passes and the update — by :class:`accelsim.training.capture.StepCapture`
+(the header's ``workload`` graph). Ops the simulator cannot cost are named in one warning
+when the trace is started. Each
 record is appended (and journaled, so a SIGKILL no longer loses it) when
 ``optimizer.step()`` returns; scalars logged after it — the loss, an epoch's test
 accuracy — amend that record.
@@ -21,6 +26,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from typing import Any
 
 import numpy as np
@@ -30,8 +36,10 @@ from torch import nn
 from accelsim import __version__
 from accelsim.errors import ConfigError
 from accelsim.trace import LayerInfo, StepRecord, TensorInfo, TraceHeader, TraceWriter
+from accelsim.training.capture import StepCapture
 from accelsim.training.init import RegenInit
 from accelsim.training.methods import Dense, PruningMethod
+from accelsim.training.methods.found import FoundMasks, found_method
 from accelsim.training.optim import optimizer_params
 from accelsim.training.params import parameter_table
 
@@ -99,8 +107,12 @@ class TraceRecorder:
         if not os.path.isdir(folder):
             raise ConfigError(f"{path}: folder {folder} does not exist")
         self.model, self.optimizer, self.path = model, optimizer, str(path)
-        self.method = method if method is not None else Dense(model)
+        # method=None: masks the model carries (torch.nn.utils.prune), else dense
+        self.method = method if method is not None else (found_method(model) or Dense(model))
         self.entries = parameter_table(model)
+        if not self.entries:
+            raise ConfigError(f"TraceRecorder: {type(model).__name__} has no trainable "
+                              "parameters; nothing to record")
         self.net = net or type(model).__name__
         self.dataset, self.record_every, self.extra = dataset, record_every, extra or {}
         self.regen_init = regen_init or getattr(self.method, "init", None)
@@ -119,7 +131,13 @@ class TraceRecorder:
         self._captured = False
         self._steps = 0
         self._handles: list = []
+        self._capture = StepCapture(model, {id(e.param): e.tensor_id for e in self.entries},
+                                    {e.tensor_id: e.layer for e in self.entries})
+        self._workload: dict[str, Any] = {}
+        self._input_shapes: list | None = None
+        self._shape_warned: list = []
         self.attach()
+        self._capture.start()
 
     # -- hooks -----------------------------------------------------------------------
     def attach(self) -> None:
@@ -127,21 +145,40 @@ class TraceRecorder:
         for entry in self.entries:
             owned.setdefault(entry.layer, []).append(entry.tensor_id)
         for name, module in self.model.named_modules():
-            if not list(module.children()):
+            # a parametrization (weight_norm's _WeightNorm) computes a weight, not a layer
+            if not list(module.children()) and ".parametrizations." not in f".{name}":
                 self._handles.append(module.register_forward_hook(
                     self._capture_hook(name, owned.get(name, []))))
         self._handles.append(self.model.register_forward_hook(self._captured_hook))
+        self._handles.append(self.model.register_forward_pre_hook(self._check_inputs))
         self._handles.append(self.optimizer.register_step_pre_hook(self._before_step))
         self._handles.append(self.optimizer.register_step_post_hook(self._after_step))
 
     def _captured_hook(self, module, inputs, output) -> None:
         self._captured = bool(self._layers)
 
+    def _check_inputs(self, module, inputs) -> None:
+        """Warn once when a later training pass's input shapes differ from the captured
+        step's: the header's layers and workload graph describe that step only."""
+        if not (torch.is_grad_enabled() and module.training):
+            return
+        shapes = [list(x.shape) for x in inputs if torch.is_tensor(x)]
+        if self._input_shapes is None:
+            self._input_shapes = shapes
+            self._batch_size = shapes[0][0] if shapes and shapes[0] else 1
+        elif not self._shape_warned and [s[1:] for s in shapes] != [
+                s[1:] for s in self._input_shapes]:
+            # A smaller last batch (dim 0 only) is expected: every step is costed at the
+            # captured batch, as before. Other dimensions changing is a different workload.
+            self._shape_warned.append(self._steps + 1)
+            warnings.warn(f"TraceRecorder: step {self._steps + 1}: model input shapes "
+                          f"{shapes} differ from the captured step's {self._input_shapes}; "
+                          "the trace's workload describes the captured step only",
+                          stacklevel=2)
+
     def _capture_hook(self, name: str, tensor_ids):
         def hook(module, inputs, output):
-            if not self._captured:
-                if not self._layers and inputs and torch.is_tensor(inputs[0]):
-                    self._batch_size = int(inputs[0].shape[0])
+            if not self._captured and torch.is_grad_enabled() and self.model.training:
                 self._layers.append(_layer_info(name, module, inputs, output, tensor_ids))
                 self._layer_positions.setdefault(id(module), len(self._layers) - 1)
             if self.activation_density and module.training and isinstance(module, _ACTIVATIONS):
@@ -155,19 +192,27 @@ class TraceRecorder:
 
     @torch.no_grad()
     def _before_step(self, optimizer, args, kwargs) -> None:
+        self._capture.in_optimizer = True
         if self.count_changed and self._due():
             self._before = [e.param.detach().clone() for e in self.entries]
 
     @torch.no_grad()
     def _after_step(self, optimizer, args, kwargs) -> None:
-        if self.method.step_count != self._steps + 1 and not isinstance(self.method, Dense):
+        if self.method.step_count != self._steps + 1 and not isinstance(
+                self.method, Dense | FoundMasks):
             raise ConfigError("TraceRecorder: attach the method to the optimizer before "
                               "creating the recorder (its masks must be applied first)")
         self._steps += 1
+        if self._capture.active:
+            self._capture.in_optimizer = False
+            self._capture.stop()
+            self._workload = self._capture.workload(self._steps)
         if self._steps % self.record_every:
             return
         if self._writer is None:
-            self._writer = TraceWriter(self.path, self._header(), **self._writer_options)
+            header = self._header()
+            warn_uncosted(header, self.path)
+            self._writer = TraceWriter(self.path, header, **self._writer_options)
         self._writer.append(self._record(self._steps))
 
     # -- records -----------------------------------------------------------------------
@@ -195,8 +240,8 @@ class TraceRecorder:
         tid = entry.tensor_id
         if isinstance(self.method, Dense):
             return  # every weight stored, which is what a trace assumes until told otherwise
-        mask = self.method.stored_mask(entry.name).flatten()
         if first or self.record_every > 1:
+            mask = self.method.stored_mask(entry.name).flatten()
             previous = self._recorded_masks.get(tid)
             if previous is None:
                 record.stored_masks[tid] = mask.cpu().numpy().astype(bool)
@@ -251,7 +296,7 @@ class TraceRecorder:
                     "optimizer_state": dtype},
             regen=regen, dataset=self.dataset, record_every=self.record_every,
             extra={"recorded_by": f"accelsim {__version__} TraceRecorder", **self.extra},
-            reproducibility=reproducibility(),
+            reproducibility=reproducibility(), workload=self._workload,
         )
 
     def _state_per_weight(self) -> int:
@@ -265,10 +310,14 @@ class TraceRecorder:
     # -- lifetime ----------------------------------------------------------------------
     def close(self, clean: bool = True) -> None:
         """Write the last record and close the file (with its end marker when clean)."""
+        self._capture.stop()
         for handle in self._handles:
             handle.remove()
         self._handles.clear()
         if self._writer is None:
+            if clean and self._steps == 0:
+                warnings.warn(f"TraceRecorder: {self.path}: the loop never called "
+                              "optimizer.step(); no trace written", stacklevel=2)
             return
         if clean:
             self._writer.close()
@@ -316,3 +365,13 @@ def record(config, out: str, overwrite: bool = False, progress: bool = True):
             raise ConfigError(f"{out}: training ran no optimizer step (epochs "
                               f"{config.epochs}?); no trace written")
     return result
+
+
+def warn_uncosted(header: TraceHeader, path: str) -> None:
+    """One warning naming the ops of the captured step the simulator will not cost."""
+    from accelsim.sim.workload import describe_uncosted, step_work
+
+    text = describe_uncosted(step_work(header))
+    if text:
+        warnings.warn(f"TraceRecorder: {path}: the simulator does not cost {text} of the "
+                      "captured step (no MACs; memory traffic not modelled yet)", stacklevel=3)
