@@ -121,3 +121,14 @@ def test_verify_reports_damage_with_exit_1(tmp_path, capsys):
     capsys.readouterr()
     assert main(["trace", "verify", str(out)]) == 1
     assert "corrupt" in capsys.readouterr().out.lower()
+
+
+def test_warnings_are_one_line_each(tmp_path, capsys):
+    # A recording of a step the simulator cannot fully cost warns once, as a command line
+    # says things: "accelsim: warning: ...", not Python's file:line: UserWarning form.
+    assert main(["record", "--dataset", "synthetic", "--epochs", "1",
+                 "--out", str(tmp_path / "w.trace")]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    warned = [line for line in err if "does not cost" in line]
+    assert len(warned) == 1 and warned[0].startswith("accelsim: warning: ")
+    assert not any("UserWarning" in line or ".py:" in line for line in err)
