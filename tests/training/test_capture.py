@@ -374,3 +374,45 @@ def test_an_op_the_capture_cannot_describe_is_kept_as_uncosted(tmp_path, monkeyp
     relu = [op for op in header.workload["ops"] if op["op"].startswith("aten.relu")]
     assert relu and relu[0]["unreadable"] == "RuntimeError"
     assert step_work(header).uncosted["aten.relu"] == 1
+
+
+def _stored_per_record(reader):
+    """Stored weights of every record: the stored masks plus the tensors without one."""
+    return [int(sum(int(m.sum()) for m in record.stored_masks.values()))
+            + sum(t.numel for t in reader.header.tensors if t.tensor_id not in record.stored_masks)
+            for record in reader.iter_steps(masks=True)]
+
+
+def test_torch_ao_pruning_sparsifier_masks_are_the_stored_set_per_step(tmp_path):
+    from torch.ao.pruning import WeightNormSparsifier
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 4))
+    sparsifier = WeightNormSparsifier(sparsity_level=0.0, sparse_block_shape=(1, 4),
+                                      zeros_per_block=4)
+    sparsifier.prepare(model, [{"tensor_fqn": "0.weight"}, {"tensor_fqn": "2.weight"}])
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    step = sgd_step(model, optimizer, torch.randn(6, 8), torch.randint(0, 4, (6,)))
+    expected = reference_macs(step)
+    masks = [model[0].parametrizations.weight[0], model[2].parametrizations.weight[0]]
+    stored = []
+    with TraceRecorder(model, optimizer, str(tmp_path / "s.trace")):
+        for level in (0.0, 0.25, 0.5, 0.75):
+            step()
+            # what the step just recorded: the masks as optimizer.step() returned
+            stored.append(sum(int((m.mask != 0).sum()) for m in masks) + 16 + 4)
+            for group in sparsifier.groups:
+                group["sparsity_level"] = level + 0.25
+            sparsifier.step()  # rewrites each FakeSparsity mask's data in place
+    reader = TraceReader(str(tmp_path / "s.trace"))
+    header = reader.header
+    assert header.method == "found_masks"
+    assert header.method_params["source"] == "torch.nn.utils.parametrize"
+    assert header.params_total == sum(p.numel() for p in model.parameters())
+    roles = {t.name: t.role for t in header.tensors}
+    assert roles["0.parametrizations.weight.original"] == "weight"
+    assert stored[0] == 8 * 16 + 16 * 4 + 20 and stored[-1] < stored[1] < stored[0]
+    assert _stored_per_record(reader) == stored
+    result = simulate(str(tmp_path / "s.trace"), load_hardware("dropback-edge"))
+    assert result.totals["macs"] / result.totals["training_steps"] == pytest.approx(
+        expected, rel=0.02)
