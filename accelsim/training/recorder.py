@@ -79,7 +79,12 @@ def _layer_info(name: str, module: nn.Module, inputs, output, tensor_ids) -> Lay
 
 
 class TraceRecorder:
-    """Records one step record per optimizer step (or every ``record_every`` steps)."""
+    """Records one step record per optimizer step (or every ``record_every`` steps).
+
+    ``method=None`` finds the masks the model carries (``accelsim.training.methods.found``: prune
+    buffers, parametrize sparsifiers) and, with ``zeros_are_pruned``, counts exact zeros
+    as pruned; otherwise it records as dense.
+    """
 
     def __init__(
         self,
@@ -98,6 +103,7 @@ class TraceRecorder:
         overwrite: bool = False,
         extra: dict[str, Any] | None = None,
         lr_schedule: dict[str, Any] | None = None,
+        zeros_are_pruned: bool = False,
     ):
         if record_every < 1:
             raise ConfigError(f"record_every must be >= 1, got {record_every}")
@@ -106,9 +112,14 @@ class TraceRecorder:
         folder = os.path.dirname(os.path.abspath(path))
         if not os.path.isdir(folder):
             raise ConfigError(f"{path}: folder {folder} does not exist")
+        if zeros_are_pruned and method is not None:
+            raise ConfigError(f"TraceRecorder: zeros_are_pruned applies to method=None; "
+                              f"{method.name}'s stored_mask already says what is stored")
         self.model, self.optimizer, self.path = model, optimizer, str(path)
-        # method=None: masks the model carries (torch.nn.utils.prune), else dense
-        self.method = method if method is not None else (found_method(model) or Dense(model))
+        # method=None: masks the model carries (prune, parametrize sparsifiers) and, with
+        # zeros_are_pruned, exact zeros; else dense
+        self.method = method if method is not None else (
+            found_method(model, zeros_are_pruned) or Dense(model))
         self.entries = parameter_table(model)
         if not self.entries:
             raise ConfigError(f"TraceRecorder: {type(model).__name__} has no trainable "

@@ -416,3 +416,45 @@ def test_torch_ao_pruning_sparsifier_masks_are_the_stored_set_per_step(tmp_path)
     result = simulate(str(tmp_path / "s.trace"), load_hardware("dropback-edge"))
     assert result.totals["macs"] / result.totals["training_steps"] == pytest.approx(
         expected, rel=0.02)
+
+
+def test_zeros_are_pruned_records_weights_zeroed_in_place(tmp_path):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 4))
+    prune.random_unstructured(model[0], "weight", amount=0.5)  # a mask, combined with zeros
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    fraction = [0.0]
+
+    @torch.no_grad()
+    def zero_smallest(opt, args, kwargs):  # a method that prunes by writing zeros
+        fraction[0] += 0.2
+        weight = model[2].weight
+        weight[weight.abs() <= weight.abs().quantile(fraction[0])] = 0
+        weight = model[0].weight_orig
+        weight[0, :4] = 0  # zeros under the mask and outside it
+
+    optimizer.register_step_post_hook(zero_smallest)  # before the recorder's: runs first
+    step = sgd_step(model, optimizer, torch.randn(6, 8), torch.randint(0, 4, (6,)))
+    stored = []
+    with TraceRecorder(model, optimizer, str(tmp_path / "z.trace"), zeros_are_pruned=True):
+        for _ in range(4):
+            step()
+            pruned = model[0].weight_orig * model[0].weight_mask  # .weight is the last forward's
+            stored.append(int((pruned != 0).sum()) + sum(
+                int((p != 0).sum()) for name, p in model.named_parameters()
+                if name != "0.weight_orig"))
+    reader = TraceReader(str(tmp_path / "z.trace"))
+    assert reader.header.method == "found_masks"
+    assert reader.header.method_params["source"] == ["exact zeros", "torch.nn.utils.prune"]
+    assert stored[-1] < stored[1] < stored[0]
+    assert _stored_per_record(reader) == stored
+    with pytest.raises(ConfigError, match="zeros_are_pruned applies to method=None"):
+        from accelsim.training.methods import Dense
+        TraceRecorder(model, optimizer, str(tmp_path / "x.trace"), Dense(model),
+                      zeros_are_pruned=True)
+    # without the rule the in-place zeros are stored weights (only the mask prunes)
+    with TraceRecorder(model, optimizer, str(tmp_path / "n.trace")):
+        step()
+    reader = TraceReader(str(tmp_path / "n.trace"))
+    assert reader.header.method == "torch_prune"
+    assert _stored_per_record(reader) == [int(model[0].weight_mask.sum()) + 16 + 64 + 4]
