@@ -138,6 +138,8 @@ class TraceRecorder:
         self._writer: TraceWriter | None = None
         self._before: list[torch.Tensor] | None = None
         self._recorded_masks: dict[int, torch.Tensor] = {}
+        # a method that only says stored_mask is compared with its last record each step
+        self._own_delta = type(self.method).mask_delta is not PruningMethod.mask_delta
         self._wrote_first = False
         self._captured = False
         self._steps = 0
@@ -247,11 +249,12 @@ class TraceRecorder:
 
     def _add_stored_set(self, record: StepRecord, entry, first: bool) -> None:
         """Full mask on the first record, the method's own delta afterwards when it has
-        one for exactly this interval, else a comparison against the last recorded mask."""
+        one for exactly this interval, else (a method with no ``mask_delta`` of its own,
+        or ``record_every`` > 1) a comparison against the last recorded mask."""
         tid = entry.tensor_id
         if isinstance(self.method, Dense):
             return  # every weight stored, which is what a trace assumes until told otherwise
-        if first or self.record_every > 1:
+        if first or self.record_every > 1 or not self._own_delta:
             mask = self.method.stored_mask(entry.name).flatten()
             previous = self._recorded_masks.get(tid)
             if previous is None:
