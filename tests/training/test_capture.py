@@ -458,3 +458,27 @@ def test_zeros_are_pruned_records_weights_zeroed_in_place(tmp_path):
     reader = TraceReader(str(tmp_path / "n.trace"))
     assert reader.header.method == "torch_prune"
     assert _stored_per_record(reader) == [int(model[0].weight_mask.sum()) + 16 + 64 + 4]
+
+
+def test_activation_density_is_recorded_every_step_after_the_capture(tmp_path):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(6, 32), nn.ReLU(), nn.Linear(32, 3))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+    densities = []
+    model[1].register_forward_hook(
+        lambda module, inputs, output: densities.append(float((output != 0).float().mean())))
+    with TraceRecorder(model, optimizer, str(tmp_path / "d.trace"), activation_density=True):
+        for seed in range(3):
+            gen = torch.Generator().manual_seed(seed)
+            sgd_step(model, optimizer, torch.randn(8, 6, generator=gen) + seed,
+                     torch.randint(0, 3, (8,), generator=gen))()
+    recorded = [float(r.activation_density[1]) for r in TraceReader(
+        str(tmp_path / "d.trace")).iter_steps()]
+    assert recorded == pytest.approx(densities) and len(set(densities)) > 1
+    # without densities the leaf modules' hooks are gone once the layers are captured
+    plain = nn.Sequential(nn.Linear(6, 4))
+    opt = torch.optim.SGD(plain.parameters(), lr=0.1)
+    with TraceRecorder(plain, opt, str(tmp_path / "p.trace")):
+        sgd_step(plain, opt, torch.randn(2, 6), torch.randint(0, 4, (2,)))()
+        assert not plain[0]._forward_hooks
+    assert len(TraceReader(str(tmp_path / "p.trace")).header.layers) == 1

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from accelsim.training.methods.base import PruningMethod
+from accelsim.training.methods.base import PruningMethod, flat_mask_deltas
 
 PRUNE = "torch.nn.utils.prune"
 PARAMETRIZE = "torch.nn.utils.parametrize"
@@ -97,6 +97,20 @@ class FoundMasks(PruningMethod):
         self._last[name] = current.clone()
         return ((current & ~previous).nonzero().squeeze(1),
                 (previous & ~current).nonzero().squeeze(1))
+
+    def mask_deltas(self) -> dict[str, tuple]:
+        """Every masked tensor's delta at once: one comparison of all masks laid end to
+        end (nothing to cut when no mask changed, the common case)."""
+        names = [e.name for e in self.entries if e.name in self._last]
+        if not names:
+            return {}
+        now = torch.cat([self._current(name) for name in names])
+        before = torch.cat([self._last[name] for name in names])
+        if torch.equal(now, before):
+            return {}
+        sizes = [self._last[name].numel() for name in names]
+        self._last.update(zip(names, torch.split(now, sizes), strict=True))
+        return flat_mask_deltas(now, before, names, sizes)
 
     def hparams(self) -> dict:
         kept = sum(int(self.stored_mask(e.name).sum()) for e in self.entries)
