@@ -482,3 +482,38 @@ def test_activation_density_is_recorded_every_step_after_the_capture(tmp_path):
         sgd_step(plain, opt, torch.randn(2, 6), torch.randint(0, 4, (2,)))()
         assert not plain[0]._forward_hooks
     assert len(TraceReader(str(tmp_path / "p.trace")).header.layers) == 1
+
+
+def test_prune_remove_mid_training_records_the_tensor_dense_again(tmp_path):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 3))
+    prune.l1_unstructured(model[0], "weight", amount=0.5)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    step = sgd_step(model, optimizer, torch.randn(5, 6), torch.randint(0, 3, (5,)))
+    with TraceRecorder(model, optimizer, str(tmp_path / "r.trace")):
+        step()
+        prune.remove(model[0], "weight")  # the mask buffer is gone, the weight trains densely
+        step()
+    total = sum(p.numel() for p in model.parameters())
+    assert _stored_per_record(TraceReader(str(tmp_path / "r.trace"))) == [total - 24, total]
+
+
+def test_a_parametrization_mask_of_another_shape_is_warned_about(tmp_path):
+    from torch.nn.utils import parametrize
+
+    class Masked(nn.Module):
+        def __init__(self, shape):
+            super().__init__()
+            self.register_buffer("mask", torch.ones(shape))
+
+        def forward(self, x):
+            return x * self.mask
+
+    model = nn.Sequential(nn.Linear(4, 3))
+    parametrize.register_parametrization(model[0], "weight", Masked((3, 4)))
+    parametrize.register_parametrization(model[0], "bias", Masked((1,)))  # broadcasts
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.warns(UserWarning, match="mask of 0.bias is not shaped like the stored"):
+        recorder = TraceRecorder(model, optimizer, str(tmp_path / "w.trace"))
+    assert sorted(recorder.method.masks) == ["0.parametrizations.weight.original"]
+    recorder.close()

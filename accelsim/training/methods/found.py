@@ -15,6 +15,8 @@ prunes again (``prune.*`` again, ``sparsifier.step()``) is followed step by step
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 from torch import nn
 from torch.nn.utils import parametrize
@@ -26,10 +28,12 @@ PARAMETRIZE = "torch.nn.utils.parametrize"
 ZEROS = "exact zeros"
 
 
-def _masks(model: nn.Module) -> dict[str, tuple[str, list[tuple[nn.Module, str]]]]:
+def _masks(model: nn.Module, unmatched: list | None = None
+           ) -> dict[str, tuple[str, list[tuple[nn.Module, str]]]]:
     """Parameter name -> (source, [(holder, mask attribute)]) for every parameter a mask
     applies to. The masks are looked up at each read: pruning again replaces a prune
-    buffer, a sparsifier rewrites its mask's data."""
+    buffer, a sparsifier rewrites its mask's data. A parametrization mask that is not
+    shaped like its stored tensor is appended to ``unmatched``."""
     found = {}
     for module_name, module in model.named_modules():
         prefix = f"{module_name}." if module_name else ""
@@ -41,9 +45,14 @@ def _masks(model: nn.Module) -> dict[str, tuple[str, list[tuple[nn.Module, str]]
             continue
         for tensor, chain in module.parametrizations.items():
             original = getattr(chain, "original", None)  # not original0/1 (a tuple split)
-            holders = [(p, "mask") for p in chain
-                       if torch.is_tensor(getattr(p, "mask", None)) and original is not None
-                       and tuple(p.mask.shape) == tuple(original.shape)]
+            holders = []
+            for p in chain:
+                if not torch.is_tensor(getattr(p, "mask", None)):
+                    continue
+                if original is not None and tuple(p.mask.shape) == tuple(original.shape):
+                    holders.append((p, "mask"))
+                elif unmatched is not None:
+                    unmatched.append(f"{prefix}{tensor}")
             if holders:
                 found[f"{prefix}parametrizations.{tensor}.original"] = (PARAMETRIZE, holders)
     return found
@@ -56,7 +65,12 @@ class FoundMasks(PruningMethod):
 
     def __init__(self, model: nn.Module, zeros_are_pruned: bool = False):
         super().__init__(model)
-        self.masks = _masks(model)
+        unmatched: list[str] = []
+        self.masks = _masks(model, unmatched)
+        if unmatched:
+            warnings.warn(f"TraceRecorder: the mask of {', '.join(unmatched)} is not shaped "
+                          "like the stored tensor; that tensor is recorded as stored densely",
+                          stacklevel=3)
         self.zeros_are_pruned = zeros_are_pruned
         sources = {source for source, _ in self.masks.values()}
         # the name a trace has always carried for prune masks alone
@@ -70,9 +84,13 @@ class FoundMasks(PruningMethod):
         where = self.masks.get(name)
         mask = None
         if where is not None:
+            param = self.by_name[name].param
+            # prune.remove() deletes the buffer and leaves the parameter dense
+            mask = torch.ones(param.numel(), dtype=torch.bool, device=param.device)
             for holder, attr in where[1]:
-                found = getattr(holder, attr).detach().flatten() != 0
-                mask = found if mask is None else mask & found
+                found = getattr(holder, attr, None)
+                if torch.is_tensor(found):
+                    mask &= found.detach().flatten() != 0
         if self.zeros_are_pruned:
             # prune's weight_orig and a parametrization's original keep the values the
             # mask multiplies: mask & (original != 0) is exactly "the weight is not 0"
@@ -122,6 +140,5 @@ class FoundMasks(PruningMethod):
 def found_method(model: nn.Module, zeros_are_pruned: bool = False) -> PruningMethod | None:
     """FoundMasks when the model carries masks (or zeros count as pruned), else None
     (dense)."""
-    if zeros_are_pruned or _masks(model):
-        return FoundMasks(model, zeros_are_pruned)
-    return None
+    method = FoundMasks(model, zeros_are_pruned)
+    return method if zeros_are_pruned or method.masks else None
