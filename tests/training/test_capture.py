@@ -517,3 +517,47 @@ def test_a_parametrization_mask_of_another_shape_is_warned_about(tmp_path):
         recorder = TraceRecorder(model, optimizer, str(tmp_path / "w.trace"))
     assert sorted(recorder.method.masks) == ["0.parametrizations.weight.original"]
     recorder.close()
+
+
+def test_embedding_lookups_are_listed_as_uncosted_not_dropped(tmp_path):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Embedding(50, 8), nn.Flatten(), nn.Linear(8 * 5, 3))
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    step = sgd_step(model, optimizer, torch.randint(0, 50, (4, 5)), torch.randint(0, 3, (4,)))
+    result, caught, header = assert_matches(model, optimizer, tmp_path / "e.trace", step)
+    uncosted = result.options["workload"]["uncosted"]
+    # a gather is no multiply-accumulate: the MACs are the linear's alone, the lookups
+    # and their weight gradient are named as not costed
+    assert "aten.embedding" in uncosted and "aten.embedding_dense_backward" in uncosted
+    assert any("does not cost" in str(w.message) for w in caught)
+    info = subprocess.run([sys.executable, "-m", "accelsim.cli", "trace", "info", "--json",
+                           str(tmp_path / "e.trace")], capture_output=True, text=True,
+                          check=True)
+    listed = json.loads(info.stdout)["workload"]["uncosted"]
+    assert listed["aten.embedding"] == 1 and listed["aten.embedding_dense_backward"] == 1
+
+
+def test_a_batch_drawn_inside_the_loop_is_data_not_a_parameter(tmp_path):
+    """Indices from torch.randint inside the recorded step are data: the embedding's
+    output is not 'computed from parameters alone', so the linear after it keeps its
+    own MACs in every phase (the lookup once read as the linear's weight)."""
+    from accelsim.sim.workload import layer_table
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Embedding(50, 8), nn.Flatten(), nn.Linear(8 * 5, 3))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+
+    def step():
+        optimizer.zero_grad()
+        noise = torch.zeros(4, 3).uniform_()  # in place on a constant: data too
+        logits = model(torch.randint(0, 50, (4, 5))) + noise
+        nn.functional.cross_entropy(logits, torch.randint(0, 3, (4,))).backward()
+        optimizer.step()
+
+    expected = reference_macs(step)
+    macs, _, _ = simulated(model, optimizer, tmp_path / "b.trace", step)
+    assert macs == pytest.approx(expected, rel=0.02)
+    rows = {row["layer"]: row["macs"] for row in layer_table(
+        TraceReader(str(tmp_path / "b.trace")).header, {})}
+    assert rows["0"] == {"fwd": 0, "bwd_data": 0, "bwd_weight": 0}
+    assert rows["2"] == {"fwd": 480, "bwd_data": 480, "bwd_weight": 480}
