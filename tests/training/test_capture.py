@@ -561,3 +561,28 @@ def test_a_batch_drawn_inside_the_loop_is_data_not_a_parameter(tmp_path):
         TraceReader(str(tmp_path / "b.trace")).header, {})}
     assert rows["0"] == {"fwd": 0, "bwd_data": 0, "bwd_weight": 0}
     assert rows["2"] == {"fwd": 480, "bwd_data": 480, "bwd_weight": 480}
+
+
+def test_structured_sparsifier_row_masks_prune_whole_filters(tmp_path):
+    from torch.ao.pruning._experimental.pruner import SaliencyPruner
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.Flatten(), nn.Linear(8 * 36, 4))
+    pruner = SaliencyPruner({})
+    pruner.prepare(model, [{"tensor_fqn": "0.weight", "sparsity_level": 0.5}])
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
+    step = sgd_step(model, optimizer, torch.randn(2, 3, 8, 8), torch.randint(0, 4, (2,)))
+    with TraceRecorder(model, optimizer, str(tmp_path / "r.trace")):
+        step()
+        pruner.step()  # half of the conv's 8 filters
+        step()
+    rows = model[0].parametrizations.weight[0].mask
+    assert int(rows.sum()) == 4
+    reader = TraceReader(str(tmp_path / "r.trace"))
+    total = sum(p.numel() for p in model.parameters())
+    assert _stored_per_record(reader) == [total, total - 4 * 27]
+    record = list(reader.iter_steps(masks=True))[-1]
+    tid = next(t.tensor_id for t in reader.header.tensors
+               if t.name == "0.parametrizations.weight.original")
+    stored = record.stored_masks[tid].reshape(8, 27)
+    assert (stored.all(axis=1) == rows.numpy()).all() and (stored.any(axis=1) == rows.numpy()).all()

@@ -3,8 +3,9 @@
 * ``torch.nn.utils.prune``: a ``<name>_orig`` parameter with a ``<name>_mask`` buffer;
 * ``torch.nn.utils.parametrize``-based sparsifiers (``torch.ao.pruning``, e.g.
   ``WeightNormSparsifier``): a parametrization of ``<name>`` holding a ``mask`` tensor
-  shaped like the parameter (``FakeSparsity``); its ``parametrizations.<name>.original``
-  is the stored tensor;
+  shaped like the parameter (``FakeSparsity``), or one flag per output row
+  (``FakeStructuredSparsity``, the structured pruners); its
+  ``parametrizations.<name>.original`` is the stored tensor;
 * optionally (``zeros_are_pruned=True``) exact zeros: a weight whose value is exactly 0
   after the optimizer step is not stored, for methods that zero weights in place.
 
@@ -26,6 +27,7 @@ from accelsim.training.methods.base import PruningMethod, flat_mask_deltas
 PRUNE = "torch.nn.utils.prune"
 PARAMETRIZE = "torch.nn.utils.parametrize"
 ZEROS = "exact zeros"
+ROWS = "mask per row"  # FakeStructuredSparsity: mask[i] keeps or prunes row i
 
 
 def _masks(model: nn.Module, unmatched: list | None = None
@@ -51,6 +53,10 @@ def _masks(model: nn.Module, unmatched: list | None = None
                     continue
                 if original is not None and tuple(p.mask.shape) == tuple(original.shape):
                     holders.append((p, "mask"))
+                elif (original is not None and type(p).__name__ == "FakeStructuredSparsity"
+                      and p.mask.dim() == 1 and original.dim() > 1
+                      and p.mask.numel() == original.shape[0]):
+                    holders.append((p, ROWS))  # torch.ao.pruning's structured: one per row
                 elif unmatched is not None:
                     unmatched.append(f"{prefix}{tensor}")
             if holders:
@@ -88,9 +94,13 @@ class FoundMasks(PruningMethod):
             # prune.remove() deletes the buffer and leaves the parameter dense
             mask = torch.ones(param.numel(), dtype=torch.bool, device=param.device)
             for holder, attr in where[1]:
-                found = getattr(holder, attr, None)
-                if torch.is_tensor(found):
-                    mask &= found.detach().flatten() != 0
+                found = getattr(holder, "mask" if attr == ROWS else attr, None)
+                if not torch.is_tensor(found):
+                    continue
+                found = found.detach() != 0
+                if attr == ROWS:  # a mask per output row (filter) covers the whole row
+                    found = found.view(-1, 1).expand(-1, param.numel() // found.numel())
+                mask &= found.flatten()
         if self.zeros_are_pruned:
             # prune's weight_orig and a parametrization's original keep the values the
             # mask multiplies: mask & (original != 0) is exactly "the weight is not 0"
