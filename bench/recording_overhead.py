@@ -7,6 +7,10 @@ the first step (accelsim.training.capture) is a one-time cost, printed apart and
 of the medians.
 
     python bench/recording_overhead.py [--steps 20] [--batch 64] [--threads 1]
+                                       [--no-count-changed]
+
+``--no-count-changed`` records without the per-step ``changed`` counts
+(``TraceRecorder(count_changed=False)``): what the rest of the recorder costs.
 """
 
 import argparse
@@ -33,7 +37,7 @@ def timed_step(model, optimizer, batch) -> float:
     return time.perf_counter() - start
 
 
-def run(method_name: str, recorded: bool, folder: str):
+def run(method_name: str, recorded: bool, folder: str, count_changed: bool = True):
     model = build_net("resnet-20", in_shape=(3, 32, 32), num_classes=10)
     init = init_from_regen(model, seed=0)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
@@ -45,7 +49,7 @@ def run(method_name: str, recorded: bool, folder: str):
     if recorded:
         path = os.path.join(folder, f"{method_name}.trace")
         recorder = TraceRecorder(model, optimizer, path, method, net="resnet-20",
-                                 regen_init=init)
+                                 regen_init=init, count_changed=count_changed)
     return model, optimizer, recorder
 
 
@@ -54,16 +58,20 @@ def main():
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--no-count-changed", action="store_true",
+                        help="record without the per-step changed counts")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     gen = torch.Generator().manual_seed(0)
     batch = (torch.randn(args.batch, 3, 32, 32, generator=gen),
              torch.randint(0, 10, (args.batch,), generator=gen))
     print(f"ResNet-20 (CIFAR), batch {args.batch}, {torch.get_num_threads()} thread(s), "
-          f"median of {args.steps} steps after the first")
+          f"median of {args.steps} steps after the first"
+          + (", without changed counts" if args.no_count_changed else ""))
     with tempfile.TemporaryDirectory() as folder:
         for method_name in ("dense", "dropback"):
-            runs = {recorded: run(method_name, recorded, folder) for recorded in (False, True)}
+            runs = {recorded: run(method_name, recorded, folder, not args.no_count_changed)
+                    for recorded in (False, True)}
             first = {recorded: timed_step(m, o, batch) for recorded, (m, o, _) in runs.items()}
             times = {False: [], True: []}
             for _ in range(args.steps):

@@ -40,3 +40,13 @@ def test_example_sweep_spec_is_valid(spec):
     from accelsim.explore import load_spec
 
     assert load_spec(ROOT / "docs" / "examples" / spec)
+
+
+def test_custom_method_example_records_the_stored_set_of_every_step():
+    lines = run_example("custom_method.py")
+    rows = [[int(x) for x in line.split()] for line in lines[1:-1]]
+    assert [row[0] for row in rows] == list(range(1, 13))
+    assert all(trace == own for _, trace, own in rows)  # a method with no mask_delta
+    stored = [row[1] for row in rows]
+    assert stored == sorted(stored, reverse=True) and stored[-1] < stored[0] / 4
+    assert lines[-1].startswith("weight DRAM reads per step:")

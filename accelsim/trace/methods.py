@@ -3,7 +3,7 @@ place that knows it (the replay's fill rule, reports' compression, sweeps' label
 
 ``unstored``: what stands in for a weight outside the stored set — "initial" (its
 initial value, which a regeneration unit can produce again: DropBack), "zero" (pruned:
-SWD, filter pruning, masks found in a user's model) or "none" (every weight is stored:
+SWD, filter pruning, masks or zeros found in a user's model) or "none" (every weight is stored:
 dense). ``structured``: the method prunes whole filters (structure masks).
 """
 
@@ -32,6 +32,8 @@ METHODS = {
     "filter_pruning": MethodMeaning("filter_pruning", "zero", structured=True),
     # masks found in the user's model (torch.nn.utils.prune), accelsim.training.methods.found
     "torch_prune": MethodMeaning("torch_prune", "zero"),
+    # torch.ao.pruning / parametrize masks, or exact zeros (zeros_are_pruned), same module
+    "found_masks": MethodMeaning("found_masks", "zero"),
 }
 
 

@@ -35,6 +35,12 @@ WORKLOAD_VERSION = 1
 # Ops that move no data or only record profiler ranges: not part of the workload.
 _SKIP = ("profiler.", "aten.detach.", "aten.lift_fresh.", "aten.alias.")
 _SCALARS = (bool, int, float, str, type(None))
+# Ops that draw random values: their outputs are data (a batch made inside the loop),
+# never a constant computed from parameters alone, even with no tensor input.
+_RANDOM = tuple(f"aten.{name}" for name in (
+    "rand.", "rand_like.", "randn.", "randn_like.", "randint.", "randint_like.", "randperm.",
+    "normal.", "normal_.", "uniform_.", "bernoulli.", "bernoulli_.", "multinomial.",
+    "poisson.", "exponential_.", "geometric_.", "log_normal_.", "cauchy_.", "random_."))
 
 
 def _arg_value(value):
@@ -165,11 +171,14 @@ class StepCapture(TorchDispatchMode):
         data_free = all(lineage is not None for lineage in lineages)
         derived = frozenset().union(*lineages) if data_free and lineages else (
             frozenset() if not lineages else None)
+        random = name.startswith(_RANDOM)  # in place too: uniform_ on a zeros tensor
+        if random:
+            derived = None
         outputs = []
         for value in tree_flatten(out)[0]:
             if torch.is_tensor(value):
                 outputs.append({"shape": list(value.shape), "dtype": str(value.dtype)[6:]})
-                if value not in self._known or self._known[value][1] is None:
+                if random or value not in self._known or self._known[value][1] is None:
                     self._known[value] = (index, derived)
         self.ops.append({"op": name, "phase": phase, "module": self._module_of(phase, lineages),
                          "inputs": inputs, "outputs": outputs, "args": values})

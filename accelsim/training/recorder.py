@@ -79,7 +79,12 @@ def _layer_info(name: str, module: nn.Module, inputs, output, tensor_ids) -> Lay
 
 
 class TraceRecorder:
-    """Records one step record per optimizer step (or every ``record_every`` steps)."""
+    """Records one step record per optimizer step (or every ``record_every`` steps).
+
+    ``method=None`` finds the masks the model carries (``accelsim.training.methods.found``: prune
+    buffers, parametrize sparsifiers) and, with ``zeros_are_pruned``, counts exact zeros
+    as pruned; otherwise it records as dense.
+    """
 
     def __init__(
         self,
@@ -98,6 +103,7 @@ class TraceRecorder:
         overwrite: bool = False,
         extra: dict[str, Any] | None = None,
         lr_schedule: dict[str, Any] | None = None,
+        zeros_are_pruned: bool = False,
     ):
         if record_every < 1:
             raise ConfigError(f"record_every must be >= 1, got {record_every}")
@@ -106,9 +112,14 @@ class TraceRecorder:
         folder = os.path.dirname(os.path.abspath(path))
         if not os.path.isdir(folder):
             raise ConfigError(f"{path}: folder {folder} does not exist")
+        if zeros_are_pruned and method is not None:
+            raise ConfigError(f"TraceRecorder: zeros_are_pruned applies to method=None; "
+                              f"{method.name}'s stored_mask already says what is stored")
         self.model, self.optimizer, self.path = model, optimizer, str(path)
-        # method=None: masks the model carries (torch.nn.utils.prune), else dense
-        self.method = method if method is not None else (found_method(model) or Dense(model))
+        # method=None: masks the model carries (prune, parametrize sparsifiers) and, with
+        # zeros_are_pruned, exact zeros; else dense
+        self.method = method if method is not None else (
+            found_method(model, zeros_are_pruned) or Dense(model))
         self.entries = parameter_table(model)
         if not self.entries:
             raise ConfigError(f"TraceRecorder: {type(model).__name__} has no trainable "
@@ -127,10 +138,14 @@ class TraceRecorder:
         self._writer: TraceWriter | None = None
         self._before: list[torch.Tensor] | None = None
         self._recorded_masks: dict[int, torch.Tensor] = {}
+        # a method that only says stored_mask is compared with its last record each step
+        self._own_delta = (type(self.method).mask_delta is not PruningMethod.mask_delta
+                           or type(self.method).mask_deltas is not PruningMethod.mask_deltas)
         self._wrote_first = False
         self._captured = False
         self._steps = 0
         self._handles: list = []
+        self._layer_handles: list = []  # one forward hook per leaf module, until captured
         self._capture = StepCapture(model, {id(e.param): e.tensor_id for e in self.entries},
                                     {e.tensor_id: e.layer for e in self.entries})
         self._workload: dict[str, Any] = {}
@@ -147,7 +162,7 @@ class TraceRecorder:
         for name, module in self.model.named_modules():
             # a parametrization (weight_norm's _WeightNorm) computes a weight, not a layer
             if not list(module.children()) and ".parametrizations." not in f".{name}":
-                self._handles.append(module.register_forward_hook(
+                self._layer_handles.append(module.register_forward_hook(
                     self._capture_hook(name, owned.get(name, []))))
         self._handles.append(self.model.register_forward_hook(self._captured_hook))
         self._handles.append(self.model.register_forward_pre_hook(self._check_inputs))
@@ -156,6 +171,11 @@ class TraceRecorder:
 
     def _captured_hook(self, module, inputs, output) -> None:
         self._captured = bool(self._layers)
+        if self._captured and not self.activation_density:
+            # the layers are known: later forwards run without a hook per leaf module
+            for handle in self._layer_handles:
+                handle.remove()
+            self._layer_handles.clear()
 
     def _check_inputs(self, module, inputs) -> None:
         """Warn once when a later training pass's input shapes differ from the captured
@@ -218,15 +238,23 @@ class TraceRecorder:
     # -- records -----------------------------------------------------------------------
     def _record(self, step: int) -> StepRecord:
         record = StepRecord(step=step, lr=float(self.optimizer.param_groups[0]["lr"]))
+        first = not self._wrote_first
+        # the method's own deltas, all tensors from one call (one vectorised pass)
+        deltas = self.method.mask_deltas() if (
+            self._own_delta and not first and self.record_every == 1
+            and not isinstance(self.method, Dense)) else None
         for entry in self.entries:
-            self._add_stored_set(record, entry, first=not self._wrote_first)
+            self._add_stored_set(record, entry, first, deltas)
             structure = self.method.structure_mask(entry.name)
             if structure is not None:
                 record.structure_masks[entry.tensor_id] = structure.cpu().numpy().astype(bool)
         self._wrote_first = True
         if self._before is not None:
-            for entry, before in zip(self.entries, self._before, strict=True):
-                record.changed[entry.tensor_id] = int((entry.param != before).sum())
+            # one host sync for all tensors' counts (a CUDA model would wait per tensor)
+            counts = torch.stack([(entry.param != before).sum() for entry, before in zip(
+                self.entries, self._before, strict=True)]).tolist()
+            for entry, count in zip(self.entries, counts, strict=True):
+                record.changed[entry.tensor_id] = int(count)
             self._before = None
         if self.activation_density:
             record.activation_density = np.array(
@@ -234,13 +262,14 @@ class TraceRecorder:
                 dtype=np.float32)
         return record
 
-    def _add_stored_set(self, record: StepRecord, entry, first: bool) -> None:
+    def _add_stored_set(self, record: StepRecord, entry, first: bool, deltas) -> None:
         """Full mask on the first record, the method's own delta afterwards when it has
-        one for exactly this interval, else a comparison against the last recorded mask."""
+        one for exactly this interval, else (a method with no ``mask_delta`` of its own,
+        or ``record_every`` > 1) a comparison against the last recorded mask."""
         tid = entry.tensor_id
         if isinstance(self.method, Dense):
             return  # every weight stored, which is what a trace assumes until told otherwise
-        if first or self.record_every > 1:
+        if deltas is None:
             mask = self.method.stored_mask(entry.name).flatten()
             previous = self._recorded_masks.get(tid)
             if previous is None:
@@ -250,11 +279,10 @@ class TraceRecorder:
                 record.left[tid] = (previous & ~mask).nonzero().squeeze(1).cpu().numpy()
             self._recorded_masks[tid] = mask.clone()
             return
-        delta = self.method.mask_delta(entry.name)
+        delta = deltas.get(entry.name)
         if delta is not None:
-            entered, left = delta
-            record.entered[tid] = entered.cpu().numpy()
-            record.left[tid] = left.cpu().numpy()
+            record.entered[tid], record.left[tid] = (
+                x.cpu().numpy() if torch.is_tensor(x) else x for x in delta)
 
     @property
     def steps_recorded(self) -> int:
@@ -311,9 +339,10 @@ class TraceRecorder:
     def close(self, clean: bool = True) -> None:
         """Write the last record and close the file (with its end marker when clean)."""
         self._capture.stop()
-        for handle in self._handles:
+        for handle in self._handles + self._layer_handles:
             handle.remove()
         self._handles.clear()
+        self._layer_handles.clear()
         if self._writer is None:
             if clean and self._steps == 0:
                 warnings.warn(f"TraceRecorder: {self.path}: the loop never called "

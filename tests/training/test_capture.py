@@ -374,3 +374,215 @@ def test_an_op_the_capture_cannot_describe_is_kept_as_uncosted(tmp_path, monkeyp
     relu = [op for op in header.workload["ops"] if op["op"].startswith("aten.relu")]
     assert relu and relu[0]["unreadable"] == "RuntimeError"
     assert step_work(header).uncosted["aten.relu"] == 1
+
+
+def _stored_per_record(reader):
+    """Stored weights of every record: the stored masks plus the tensors without one."""
+    return [int(sum(int(m.sum()) for m in record.stored_masks.values()))
+            + sum(t.numel for t in reader.header.tensors if t.tensor_id not in record.stored_masks)
+            for record in reader.iter_steps(masks=True)]
+
+
+def test_torch_ao_pruning_sparsifier_masks_are_the_stored_set_per_step(tmp_path):
+    from torch.ao.pruning import WeightNormSparsifier
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 4))
+    sparsifier = WeightNormSparsifier(sparsity_level=0.0, sparse_block_shape=(1, 4),
+                                      zeros_per_block=4)
+    sparsifier.prepare(model, [{"tensor_fqn": "0.weight"}, {"tensor_fqn": "2.weight"}])
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    step = sgd_step(model, optimizer, torch.randn(6, 8), torch.randint(0, 4, (6,)))
+    expected = reference_macs(step)
+    masks = [model[0].parametrizations.weight[0], model[2].parametrizations.weight[0]]
+    stored = []
+    with TraceRecorder(model, optimizer, str(tmp_path / "s.trace")):
+        for level in (0.0, 0.25, 0.5, 0.75):
+            step()
+            # what the step just recorded: the masks as optimizer.step() returned
+            stored.append(sum(int((m.mask != 0).sum()) for m in masks) + 16 + 4)
+            for group in sparsifier.groups:
+                group["sparsity_level"] = level + 0.25
+            sparsifier.step()  # rewrites each FakeSparsity mask's data in place
+    reader = TraceReader(str(tmp_path / "s.trace"))
+    header = reader.header
+    assert header.method == "found_masks"
+    assert header.method_params["source"] == "torch.nn.utils.parametrize"
+    assert header.params_total == sum(p.numel() for p in model.parameters())
+    roles = {t.name: t.role for t in header.tensors}
+    assert roles["0.parametrizations.weight.original"] == "weight"
+    assert stored[0] == 8 * 16 + 16 * 4 + 20 and stored[-1] < stored[1] < stored[0]
+    assert _stored_per_record(reader) == stored
+    result = simulate(str(tmp_path / "s.trace"), load_hardware("dropback-edge"))
+    assert result.totals["macs"] / result.totals["training_steps"] == pytest.approx(
+        expected, rel=0.02)
+
+
+def test_zeros_are_pruned_records_weights_zeroed_in_place(tmp_path):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 4))
+    prune.random_unstructured(model[0], "weight", amount=0.5)  # a mask, combined with zeros
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    fraction = [0.0]
+
+    @torch.no_grad()
+    def zero_smallest(opt, args, kwargs):  # a method that prunes by writing zeros
+        fraction[0] += 0.2
+        weight = model[2].weight
+        weight[weight.abs() <= weight.abs().quantile(fraction[0])] = 0
+        weight = model[0].weight_orig
+        weight[0, :4] = 0  # zeros under the mask and outside it
+
+    optimizer.register_step_post_hook(zero_smallest)  # before the recorder's: runs first
+    step = sgd_step(model, optimizer, torch.randn(6, 8), torch.randint(0, 4, (6,)))
+    stored = []
+    with TraceRecorder(model, optimizer, str(tmp_path / "z.trace"), zeros_are_pruned=True):
+        for _ in range(4):
+            step()
+            pruned = model[0].weight_orig * model[0].weight_mask  # .weight is the last forward's
+            stored.append(int((pruned != 0).sum()) + sum(
+                int((p != 0).sum()) for name, p in model.named_parameters()
+                if name != "0.weight_orig"))
+    reader = TraceReader(str(tmp_path / "z.trace"))
+    assert reader.header.method == "found_masks"
+    assert reader.header.method_params["source"] == ["exact zeros", "torch.nn.utils.prune"]
+    assert stored[-1] < stored[1] < stored[0]
+    assert _stored_per_record(reader) == stored
+    with pytest.raises(ConfigError, match="zeros_are_pruned applies to method=None"):
+        from accelsim.training.methods import Dense
+        TraceRecorder(model, optimizer, str(tmp_path / "x.trace"), Dense(model),
+                      zeros_are_pruned=True)
+    # without the rule the in-place zeros are stored weights (only the mask prunes)
+    with TraceRecorder(model, optimizer, str(tmp_path / "n.trace")):
+        step()
+    reader = TraceReader(str(tmp_path / "n.trace"))
+    assert reader.header.method == "torch_prune"
+    assert _stored_per_record(reader) == [int(model[0].weight_mask.sum()) + 16 + 64 + 4]
+
+
+def test_activation_density_is_recorded_every_step_after_the_capture(tmp_path):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(6, 32), nn.ReLU(), nn.Linear(32, 3))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+    densities = []
+    model[1].register_forward_hook(
+        lambda module, inputs, output: densities.append(float((output != 0).float().mean())))
+    with TraceRecorder(model, optimizer, str(tmp_path / "d.trace"), activation_density=True):
+        for seed in range(3):
+            gen = torch.Generator().manual_seed(seed)
+            sgd_step(model, optimizer, torch.randn(8, 6, generator=gen) + seed,
+                     torch.randint(0, 3, (8,), generator=gen))()
+    recorded = [float(r.activation_density[1]) for r in TraceReader(
+        str(tmp_path / "d.trace")).iter_steps()]
+    assert recorded == pytest.approx(densities) and len(set(densities)) > 1
+    # without densities the leaf modules' hooks are gone once the layers are captured
+    plain = nn.Sequential(nn.Linear(6, 4))
+    opt = torch.optim.SGD(plain.parameters(), lr=0.1)
+    with TraceRecorder(plain, opt, str(tmp_path / "p.trace")):
+        sgd_step(plain, opt, torch.randn(2, 6), torch.randint(0, 4, (2,)))()
+        assert not plain[0]._forward_hooks
+    assert len(TraceReader(str(tmp_path / "p.trace")).header.layers) == 1
+
+
+def test_prune_remove_mid_training_records_the_tensor_dense_again(tmp_path):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 3))
+    prune.l1_unstructured(model[0], "weight", amount=0.5)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    step = sgd_step(model, optimizer, torch.randn(5, 6), torch.randint(0, 3, (5,)))
+    with TraceRecorder(model, optimizer, str(tmp_path / "r.trace")):
+        step()
+        prune.remove(model[0], "weight")  # the mask buffer is gone, the weight trains densely
+        step()
+    total = sum(p.numel() for p in model.parameters())
+    assert _stored_per_record(TraceReader(str(tmp_path / "r.trace"))) == [total - 24, total]
+
+
+def test_a_parametrization_mask_of_another_shape_is_warned_about(tmp_path):
+    from torch.nn.utils import parametrize
+
+    class Masked(nn.Module):
+        def __init__(self, shape):
+            super().__init__()
+            self.register_buffer("mask", torch.ones(shape))
+
+        def forward(self, x):
+            return x * self.mask
+
+    model = nn.Sequential(nn.Linear(4, 3))
+    parametrize.register_parametrization(model[0], "weight", Masked((3, 4)))
+    parametrize.register_parametrization(model[0], "bias", Masked((1,)))  # broadcasts
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.warns(UserWarning, match="mask of 0.bias is not shaped like the stored"):
+        recorder = TraceRecorder(model, optimizer, str(tmp_path / "w.trace"))
+    assert sorted(recorder.method.masks) == ["0.parametrizations.weight.original"]
+    recorder.close()
+
+
+def test_embedding_lookups_are_listed_as_uncosted_not_dropped(tmp_path):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Embedding(50, 8), nn.Flatten(), nn.Linear(8 * 5, 3))
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    step = sgd_step(model, optimizer, torch.randint(0, 50, (4, 5)), torch.randint(0, 3, (4,)))
+    result, caught, header = assert_matches(model, optimizer, tmp_path / "e.trace", step)
+    uncosted = result.options["workload"]["uncosted"]
+    # a gather is no multiply-accumulate: the MACs are the linear's alone, the lookups
+    # and their weight gradient are named as not costed
+    assert "aten.embedding" in uncosted and "aten.embedding_dense_backward" in uncosted
+    assert any("does not cost" in str(w.message) for w in caught)
+    info = subprocess.run([sys.executable, "-m", "accelsim.cli", "trace", "info", "--json",
+                           str(tmp_path / "e.trace")], capture_output=True, text=True,
+                          check=True)
+    listed = json.loads(info.stdout)["workload"]["uncosted"]
+    assert listed["aten.embedding"] == 1 and listed["aten.embedding_dense_backward"] == 1
+
+
+def test_a_batch_drawn_inside_the_loop_is_data_not_a_parameter(tmp_path):
+    """Indices from torch.randint inside the recorded step are data: the embedding's
+    output is not 'computed from parameters alone', so the linear after it keeps its
+    own MACs in every phase (the lookup once read as the linear's weight)."""
+    from accelsim.sim.workload import layer_table
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Embedding(50, 8), nn.Flatten(), nn.Linear(8 * 5, 3))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+
+    def step():
+        optimizer.zero_grad()
+        noise = torch.zeros(4, 3).uniform_()  # in place on a constant: data too
+        logits = model(torch.randint(0, 50, (4, 5))) + noise
+        nn.functional.cross_entropy(logits, torch.randint(0, 3, (4,))).backward()
+        optimizer.step()
+
+    expected = reference_macs(step)
+    macs, _, _ = simulated(model, optimizer, tmp_path / "b.trace", step)
+    assert macs == pytest.approx(expected, rel=0.02)
+    rows = {row["layer"]: row["macs"] for row in layer_table(
+        TraceReader(str(tmp_path / "b.trace")).header, {})}
+    assert rows["0"] == {"fwd": 0, "bwd_data": 0, "bwd_weight": 0}
+    assert rows["2"] == {"fwd": 480, "bwd_data": 480, "bwd_weight": 480}
+
+
+def test_structured_sparsifier_row_masks_prune_whole_filters(tmp_path):
+    from torch.ao.pruning._experimental.pruner import SaliencyPruner
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.Flatten(), nn.Linear(8 * 36, 4))
+    pruner = SaliencyPruner({})
+    pruner.prepare(model, [{"tensor_fqn": "0.weight", "sparsity_level": 0.5}])
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
+    step = sgd_step(model, optimizer, torch.randn(2, 3, 8, 8), torch.randint(0, 4, (2,)))
+    with TraceRecorder(model, optimizer, str(tmp_path / "r.trace")):
+        step()
+        pruner.step()  # half of the conv's 8 filters
+        step()
+    rows = model[0].parametrizations.weight[0].mask
+    assert int(rows.sum()) == 4
+    reader = TraceReader(str(tmp_path / "r.trace"))
+    total = sum(p.numel() for p in model.parameters())
+    assert _stored_per_record(reader) == [total, total - 4 * 27]
+    record = list(reader.iter_steps(masks=True))[-1]
+    tid = next(t.tensor_id for t in reader.header.tensors
+               if t.name == "0.parametrizations.weight.original")
+    stored = record.stored_masks[tid].reshape(8, 27)
+    assert (stored.all(axis=1) == rows.numpy()).all() and (stored.any(axis=1) == rows.numpy()).all()

@@ -143,6 +143,38 @@ def test_mask_delta_matches_mask_change_and_freeze_stops_churn():
             before[n] = now.clone()
 
 
+def test_mask_deltas_of_all_tensors_from_one_pass_equal_each_tensors_delta():
+    model = tiny_mlp()
+    method = DropBack(model, budget=60)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+    method.attach(optimizer)
+    moved = 0
+    for step in range(5):
+        train(model, optimizer, 1, seed=step)
+        deltas = method.mask_deltas()
+        assert set(deltas) == {e.name for e in method.scored}
+        for name, (entered, left) in deltas.items():
+            own_entered, own_left = method.mask_delta(name)
+            assert entered.dtype == np.int64 and left.dtype == np.int64
+            assert np.array_equal(entered, own_entered.numpy())
+            assert np.array_equal(left, own_left.numpy())
+            moved += entered.size + left.size
+    assert moved > 0
+
+
+def test_flat_mask_deltas_cuts_changes_at_tensor_boundaries():
+    from accelsim.training.methods.base import flat_mask_deltas
+
+    sizes = [3, 1, 4, 2]
+    before = torch.tensor([1, 0, 0, 1, 0, 0, 0, 1, 1, 0], dtype=torch.bool)
+    now = torch.tensor([0, 0, 1, 0, 0, 0, 0, 1, 0, 1], dtype=torch.bool)
+    deltas = flat_mask_deltas(now, before, ["a", "b", "c", "d"], sizes)
+    got = {name: (list(entered), list(left)) for name, (entered, left) in deltas.items()}
+    # the first and last index of a tensor, a tensor that does not change, one that does
+    assert got == {"a": ([2], [0]), "b": ([], [0]), "c": ([], []), "d": ([1], [0])}
+    assert flat_mask_deltas(now, now, ["a", "b", "c", "d"], sizes)["c"][0].size == 0
+
+
 def test_init_decay_scaffold_fades():
     model = tiny_mlp()
     method = DropBack(model, budget=10, init_decay=0.5)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -87,6 +88,19 @@ class PruningMethod:
         """
         return None
 
+    def mask_deltas(self) -> dict[str, tuple[torch.Tensor | np.ndarray,
+                                             torch.Tensor | np.ndarray]]:
+        """Every tensor's ``mask_delta`` of the last step at once: name -> (entered,
+        left) for the tensors whose stored set may have changed (a name left out is
+        unchanged). What the recorder calls once per record; a method holding one flat
+        mask overrides it with one vectorised pass (:func:`flat_mask_deltas`)."""
+        deltas = {}
+        for entry in self.entries:
+            delta = self.mask_delta(entry.name)
+            if delta is not None:
+                deltas[entry.name] = delta
+        return deltas
+
     def stored_count(self) -> int:
         return sum(int(self.stored_mask(e.name).sum()) for e in self.entries)
 
@@ -114,3 +128,24 @@ class PruningMethod:
         for value in state.state.get(entry.param, {}).values():
             if torch.is_tensor(value) and value.shape == entry.param.shape:
                 value.masked_fill_(~keep, 0)
+
+
+def flat_mask_deltas(now: torch.Tensor, before: torch.Tensor, names: list[str],
+                     sizes: list[int]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """(entered, left) flat indices per tensor from two flat masks laid end to end in
+    ``names`` order: one XOR and one ``nonzero`` over the whole model (one copy to the
+    host), then the sorted change list is cut at the tensors' boundaries."""
+    if not names:
+        return {}
+    changed = (now ^ before).nonzero().squeeze(1)
+    entering = now[changed].cpu().numpy()
+    changed = changed.cpu().numpy()
+    ends = np.cumsum(np.asarray(sizes, dtype=np.int64))
+    cuts = np.searchsorted(changed, ends[:-1])
+    deltas = {}
+    for name, start, where, enters in zip(names, ends - np.asarray(sizes, dtype=np.int64),
+                                          np.split(changed, cuts), np.split(entering, cuts),
+                                          strict=True):
+        local = where - start
+        deltas[name] = (local[enters], local[~enters])
+    return deltas

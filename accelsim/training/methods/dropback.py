@@ -31,7 +31,7 @@ from torch import nn
 from accelsim.errors import ConfigError
 from accelsim.jit import njit
 from accelsim.training.init import RegenInit, init_from_regen, initial_tensor
-from accelsim.training.methods.base import PruningMethod
+from accelsim.training.methods.base import PruningMethod, flat_mask_deltas
 
 _NORM_ROLES = ("norm_weight", "norm_bias")
 
@@ -136,6 +136,8 @@ class DropBack(PruningMethod):
         self.scored = [e for e in self.entries if self._is_scored(e.role)]
         self.scored_total = sum(e.numel for e in self.scored)
         self._positions = {e.name: i for i, e in enumerate(self.scored)}
+        self._names = [e.name for e in self.scored]
+        self._sizes = [e.numel for e in self.scored]
         self.excluded_total = self.total_count() - self.scored_total
         self.budget = self._resolve_budget(budget, compression)
         self._check_options()
@@ -210,7 +212,7 @@ class DropBack(PruningMethod):
                 self._zero_optimizer_state(entry, keep)
 
     def _split(self, flat: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        return torch.split(flat, [e.numel for e in self.scored])
+        return torch.split(flat, self._sizes)
 
     # -- masks -------------------------------------------------------------------------
     def _position(self, name: str) -> int | None:
@@ -231,6 +233,10 @@ class DropBack(PruningMethod):
         entered = (now & ~before).nonzero().squeeze(1)
         left = (before & ~now).nonzero().squeeze(1)
         return entered, left
+
+    def mask_deltas(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Every scored tensor's delta from one pass over the flat masks."""
+        return flat_mask_deltas(self._mask, self._previous, self._names, self._sizes)
 
     def stored_count(self) -> int:
         return int(self._mask.sum()) + self.excluded_total
