@@ -12,7 +12,7 @@ import statistics
 import time
 
 import torch
-from torch import nn
+from _steps import timed_step  # noqa: E402  (bench/ is on sys.path)
 
 from accelsim.training.init import init_from_regen
 from accelsim.training.methods import DropBack
@@ -28,13 +28,6 @@ def hook_timer(fn, times):
     return timed
 
 
-def timed_step(model, optimizer, batch):
-    x, y = batch
-    start = time.perf_counter()
-    optimizer.zero_grad(set_to_none=True)
-    nn.functional.cross_entropy(model(x), y).backward()
-    optimizer.step()
-    return time.perf_counter() - start
 
 
 def main():

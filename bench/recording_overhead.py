@@ -17,24 +17,14 @@ import argparse
 import os
 import statistics
 import tempfile
-import time
 
 import torch
-from torch import nn
+from _steps import timed_step  # noqa: E402  (bench/ is on sys.path)
 
 from accelsim.training.init import init_from_regen
 from accelsim.training.methods import DropBack
 from accelsim.training.nets import build_net
 from accelsim.training.recorder import TraceRecorder
-
-
-def timed_step(model, optimizer, batch) -> float:
-    x, y = batch
-    start = time.perf_counter()
-    optimizer.zero_grad(set_to_none=True)
-    nn.functional.cross_entropy(model(x), y).backward()
-    optimizer.step()
-    return time.perf_counter() - start
 
 
 def run(method_name: str, recorded: bool, folder: str, count_changed: bool = True):

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
+from _steps import timed_step  # noqa: E402  (bench/ is on sys.path)
 
 from accelsim.hw import load_hardware
 from accelsim.sim import simulate
@@ -36,15 +36,6 @@ from accelsim.training.nets import build_net
 from accelsim.training.recorder import TraceRecorder
 
 
-def train_step(model, optimizer, batch) -> float:
-    x, y = batch
-    start = time.perf_counter()
-    optimizer.zero_grad(set_to_none=True)
-    nn.functional.cross_entropy(model(x), y).backward()
-    optimizer.step()
-    return time.perf_counter() - start
-
-
 def record_dense_step(path: Path, batch_size: int, train_steps: int) -> tuple[float, list]:
     """Write a one-step dense ResNet-18 trace; returns its time and later steps' times."""
     model = build_net("resnet-18", in_shape=(3, 32, 32), num_classes=10)
@@ -54,8 +45,8 @@ def record_dense_step(path: Path, batch_size: int, train_steps: int) -> tuple[fl
              torch.randint(0, 10, (batch_size,), generator=gen))
     with TraceRecorder(model, optimizer, str(path), net="resnet-18",
                        dataset="random-cifar-shape"):
-        record_s = train_step(model, optimizer, batch)
-    return record_s, [train_step(model, optimizer, batch) for _ in range(train_steps)]
+        record_s = timed_step(model, optimizer, batch)
+    return record_s, [timed_step(model, optimizer, batch) for _ in range(train_steps)]
 
 
 def dropback_step(header: TraceHeader, budget: int, seed: int = 0) -> StepRecord:
