@@ -10,7 +10,7 @@ from accelsim.report import palette
 from accelsim.report.figures import FIGURES
 from accelsim.report.labels import describe_training, optimizer_text
 from accelsim.report.runs import Run
-from accelsim.report.tables import RATIO_METRICS, ByteUnit, EnergyUnit, times
+from accelsim.report.tables import RATIO_METRICS, DisplayUnit, times
 from accelsim.sim.results import ENERGY_PARTS, TRAFFIC_CLASSES
 
 RATIO_HEADINGS = {"weight_dram_read_bytes": "weight DRAM reads", "dram_bytes": "all DRAM traffic",
@@ -18,13 +18,13 @@ RATIO_HEADINGS = {"weight_dram_read_bytes": "weight DRAM reads", "dram_bytes": "
 
 
 def render_report(runs: list[Run], tables: dict[str, list[dict]], ratios: list[dict],
-                  figures: dict[str, dict[str, Any]], energy_unit: EnergyUnit,
-                  byte_unit: ByteUnit, per: str = "run") -> str:
+                  figures: dict[str, dict[str, Any]], energy_unit: DisplayUnit,
+                  byte_unit: DisplayUnit, per: str = "run") -> str:
     """report.md; tables hold totals per run, the bar figures are ``per`` run or step."""
     sections = [
         ["# accelsim report", "",
          f"{len(runs)} simulated training run{'s' if len(runs) != 1 else ''}. Bytes are "
-         f"decimal {byte_unit.name} (10^{round(math.log10(byte_unit.bytes))} bytes), energy is in "
+         f"decimal {byte_unit.name} (10^{round(math.log10(byte_unit.factor))} bytes), energy is in "
          f"{energy_unit.name}, cycles are array clock cycles; the tables hold totals over "
          "the training steps each result covers, the energy and DRAM bar figures show "
          + ("each run's totals." if per == "run" else "values per training step (a "
@@ -109,7 +109,7 @@ def _headline(runs: list[Run], ratios: list[dict]) -> list[str]:
     return lines + [""]
 
 
-def _energy(runs, rows, unit: EnergyUnit, figures) -> list[str]:
+def _energy(runs, rows, unit: DisplayUnit, figures) -> list[str]:
     lines = ["## Energy by component", "",
              _row("run", *(palette.COMPONENT_NAMES[p] for p in ENERGY_PARTS), "total"),
              _row("---", *["---:"] * (len(ENERGY_PARTS) + 1))]
@@ -117,13 +117,13 @@ def _energy(runs, rows, unit: EnergyUnit, figures) -> list[str]:
         cells = []
         for part in ENERGY_PARTS:
             row = _find(rows, run.label, "component", part)
-            cells.append(f"{_num(row['energy_pj'] / unit.pj)} ({row['share_percent']:.1f}%)")
-        lines.append(_row(run.label, *cells, f"{_num(run.total('energy_pj') / unit.pj)}"))
+            cells.append(f"{_num(row['energy_pj'] / unit.factor)} ({row['share_percent']:.1f}%)")
+        lines.append(_row(run.label, *cells, f"{_num(run.total('energy_pj') / unit.factor)}"))
     lines[2] = lines[2].replace(" total |", f" total ({unit.name}) |")
     return lines + ["", *_figure_lines("energy_by_component", figures)]
 
 
-def _phases(runs, rows, figures, unit: ByteUnit) -> list[str]:
+def _phases(runs, rows, figures, unit: DisplayUnit) -> list[str]:
     def _mb(value: float) -> str:
         return _size(value, unit)
 
@@ -146,7 +146,7 @@ def _phases(runs, rows, figures, unit: ByteUnit) -> list[str]:
     return lines + ["", *_figure_lines("dram_by_phase_operand", figures)]
 
 
-def _operands(runs, rows, unit: ByteUnit) -> list[str]:
+def _operands(runs, rows, unit: DisplayUnit) -> list[str]:
     def _mb(value: float) -> str:
         return _size(value, unit)
 
@@ -173,7 +173,7 @@ def _accuracy(runs, figures) -> list[str]:
                                                              figures)]
 
 
-def _layers(runs, rows, figures, unit: ByteUnit) -> list[str]:
+def _layers(runs, rows, figures, unit: DisplayUnit) -> list[str]:
     def _mb(value: float) -> str:
         return _size(value, unit)
 
@@ -323,8 +323,8 @@ def _row(*cells) -> str:
     return "| " + " | ".join(str(cell).replace("|", "\\|") for cell in cells) + " |"
 
 
-def _size(value: float, unit: ByteUnit) -> str:
-    return _num(value / unit.bytes)
+def _size(value: float, unit: DisplayUnit) -> str:
+    return _num(value / unit.factor)
 
 
 def _num(value: float) -> str:

@@ -36,37 +36,18 @@ _RATIO_PHRASES = {
 
 
 @dataclass(frozen=True)
-class EnergyUnit:
-    """The one energy unit of a report's tables (J, mJ, µJ, nJ), from the largest run."""
+class DisplayUnit:
+    """The one unit a report's tables show a quantity in (J/mJ/µJ/nJ for energy, decimal
+    GB/MB/kB for bytes), scaled to the largest run's total."""
 
     name: str
-    pj: float  # picojoules in one unit
+    factor: float  # base units (pJ, bytes) in one unit
 
     @classmethod
-    def for_largest(cls, largest_pj: float) -> EnergyUnit:
-        factor, name = display_scale(largest_pj, "energy")
+    def for_runs(cls, runs: list[Run], total_key: str) -> DisplayUnit:
+        kind = "energy" if total_key.startswith("energy_pj") else "size"
+        factor, name = display_scale(max(run.total(total_key) for run in runs), kind)
         return cls(name, factor)
-
-    @classmethod
-    def for_runs(cls, runs: list[Run]) -> EnergyUnit:
-        return cls.for_largest(max(run.total("energy_pj") for run in runs))
-
-
-@dataclass(frozen=True)
-class ByteUnit:
-    """The one byte unit of a report's tables (decimal GB, MB, kB), from the largest run."""
-
-    name: str
-    bytes: float  # bytes in one unit
-
-    @classmethod
-    def for_largest(cls, largest_bytes: float) -> ByteUnit:
-        factor, name = display_scale(largest_bytes, "size")
-        return cls(name, factor)
-
-    @classmethod
-    def for_runs(cls, runs: list[Run]) -> ByteUnit:
-        return cls.for_largest(max(run.total("dram_bytes") for run in runs))
 
 
 def energy_by_component(runs: list[Run]) -> list[dict[str, Any]]:

@@ -84,8 +84,8 @@ def _write_all(runs: list[Run], folder: Path, per: str) -> list[Path]:
     """Every output file under ``folder``; their paths relative to it, report.md first."""
     tables = {name[:-4]: table(runs) for name, table in TABLES.items()}
     ratios = tabulate.ratios(runs)
-    energy_unit = tabulate.EnergyUnit.for_runs(runs)
-    byte_unit = tabulate.ByteUnit.for_runs(runs)
+    energy_unit = tabulate.DisplayUnit.for_runs(runs, "energy_pj")
+    byte_unit = tabulate.DisplayUnit.for_runs(runs, "dram_bytes")
     data = Data(runs, tables, run_styles(runs), per)
     (folder / FIGURE_FOLDER).mkdir()
     figures, drawn = {}, []
@@ -129,7 +129,7 @@ def _move_into_place(staging: Path, out: Path, relative: list[Path]) -> list[Pat
 
 
 def _report_data(runs: list[Run], tables: dict, ratios: list[dict], figures: dict,
-                 energy_unit: tabulate.EnergyUnit, byte_unit: tabulate.ByteUnit,
+                 energy_unit: tabulate.DisplayUnit, byte_unit: tabulate.DisplayUnit,
                  per: str) -> dict[str, Any]:
     return {
         "format": REPORT_FORMAT, "version": REPORT_VERSION, "accelsim": __version__,

@@ -89,4 +89,4 @@ def test_csv_keeps_every_value(runs):
 
 
 def test_energy_unit_follows_the_largest_run(runs):
-    assert tables.EnergyUnit.for_runs(runs).name == "µJ"
+    assert tables.DisplayUnit.for_runs(runs, "energy_pj").name == "µJ"
