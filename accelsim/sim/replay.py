@@ -165,6 +165,7 @@ class Replay:
         self.sources = input_sources(self.layers)
         # (layer, phase) -> {mapping: training steps it served}
         self.mappings: dict[tuple[str, str], dict[Mapping, float]] = {}
+        self.mapping_roles: dict[tuple[str, str], tuple[str, str, str]] = {}  # A, B, O
         self.regen_cost_range = (-np.inf, np.inf)  # see gemm_cost.MappingChoice
         self.filters: dict[int, int] = {}  # structure-mask entries per tensor
         self.work: dict[int, list[PhaseCost]] | None = None  # a dict: collect PhaseCosts
@@ -292,7 +293,7 @@ class Replay:
         shape = self._shape(gemm, sizes, b_bytes / g)
         regen = fetch["regen_values"] / g if fetch else np.zeros(where.size)
         choice = choose_mappings(shape, p.array, regen, p.pinned_mapping(layer.name, phase))
-        self._note_choice(layer.name, phase, choice, where)
+        self._note_choice(gemm, choice, where)
         cycles = np.zeros(where.size)
         compute = np.zeros(where.size)
         traffic = [np.zeros(where.size) for _ in range(4)]
@@ -339,9 +340,11 @@ class Replay:
                                                            + spill * g / 2)
         return rows
 
-    def _note_choice(self, layer: str, phase: str, choice, where: np.ndarray) -> None:
+    def _note_choice(self, gemm: Gemm, choice, where: np.ndarray) -> None:
         """Tally the training steps each mapping served; narrow the stable price range."""
-        served = self.mappings.setdefault((layer, phase), {})
+        key = (gemm.layer, gemm.phase)
+        self.mapping_roles[key] = gemm.roles
+        served = self.mappings.setdefault(key, {})
         weights = np.bincount(choice.index, weights=self.step_weight[where],
                               minlength=len(choice.candidates))
         for index in np.flatnonzero(weights):
@@ -401,15 +404,12 @@ class Replay:
     def mapping_rows(self) -> dict[tuple[str, str], list[tuple[dict, float]]]:
         """Every GEMM layer-phase's mappings as results report them, most served first."""
         flow = self.params.array.flow
-        gemms = [*self.layers, *(layer for _, layer in self.graph_gemms)]
-        roles = {(layer.name, phase): lower(layer, phase).roles
-                 for layer in gemms for phase in self.phases
-                 if phase != "update" and lower(layer, phase) is not None}
         out = {}
         for key, served in self.mappings.items():
             ranked = sorted(served.items(), key=lambda item: (-item[1], item[0].chunks,
                                                                not item[0].rows_outer))
-            out[key] = [(flow.describe(mapping, roles[key]), steps) for mapping, steps in ranked]
+            out[key] = [(flow.describe(mapping, self.mapping_roles[key]), steps)
+                        for mapping, steps in ranked]
         return out
 
     # -- update ------------------------------------------------------------------------
