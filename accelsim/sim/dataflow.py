@@ -23,9 +23,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-# The GEMM operands a dataflow names, and the letters of their dimensions.
-STATIONARY = {"ws": "b", "os": "o", "is": "a"}
-
 
 def ceil_div(a: float, b: float) -> int:
     return -(-int(a) // int(b))
@@ -43,12 +40,6 @@ class Mapping:
     @property
     def loop_order(self) -> str:
         return "rows-outer" if self.rows_outer else "cols-outer"
-
-    @classmethod
-    def parse(cls, chunks: int, loop_order: str) -> Mapping:
-        if loop_order not in ("rows-outer", "cols-outer"):
-            raise ValueError(f"loop order {loop_order!r}: expected rows-outer or cols-outer")
-        return cls(int(chunks), loop_order == "rows-outer")
 
 
 class Dataflow:

@@ -139,11 +139,6 @@ class TileSchedule:
     regen_cycles: np.ndarray  # regeneration-unit cycles beside the load
     dram_bytes_per_cycle: float
 
-    def cycles(self) -> float:
-        """The fast fidelity's cycles of this schedule."""
-        return pipeline_cycles_kernel(self.compute_cycles, self.load_bytes, self.store_bytes,
-                                      self.regen_cycles, self.dram_bytes_per_cycle)
-
 
 @njit(cache=True)
 def _same_shift(now, before, lo, hi, valid_now, valid_before, shift):

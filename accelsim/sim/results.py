@@ -94,10 +94,6 @@ class Counters:
             raise ValueError(f"counters of shape {values.shape} do not match axes {axes}")
         self.values, self.axes = values, tuple(axes)
 
-    @classmethod
-    def zeros(cls, **sizes: int) -> Counters:
-        return cls(np.zeros((*sizes.values(), len(COUNTER_NAMES))), tuple(sizes))
-
     def __getitem__(self, name: str) -> np.ndarray:
         return counter(self.values, name)
 
