@@ -307,7 +307,7 @@ def _summary(layer: str, phase: str, row: np.ndarray) -> dict[str, Any]:
     read, write = counter(row, "dram_read_bytes"), counter(row, "dram_write_bytes")
     return {"layer": layer, "phase": phase, "cycles": float(row[INDEX["cycles"]]),
             "compute_cycles": float(row[INDEX["compute_cycles"]]),
-            "macs": float(row[INDEX["macs"]]), "dram_read_bytes": float(read),
+            "macs": float(counter(row, "macs")), "dram_read_bytes": float(read),
             "dram_write_bytes": float(write), "regen_values": float(row[INDEX["regen_values"]])}
 
 

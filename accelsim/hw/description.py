@@ -27,8 +27,11 @@ from accelsim.hw.energy import (
     DTYPES,
     ENERGY_TABLES,
     EnergyTable,
+    default_accumulator,
+    mac_energy_pj,
     regen_energy_per_value,
     sram_access_energy_pj,
+    sram_leakage_w,
 )
 from accelsim.hw.schema import (
     COMPUTED,
@@ -82,9 +85,11 @@ class Array:
                          "DRAM traffic; false streams whole folds as SCALE-Sim does",
                          default=True)
     mac_energy_pj_by_dtype: tuple[tuple[str, float], ...] = param(
-        "mac_energy", "energy_by_dtype", "energy of one multiply-accumulate per dtype, as a "
-        'table (`[array.mac_energy]` `fp16 = "1.5 pJ"`); dtypes left out come from the table',
-        default=COMPUTED, default_doc="from the energy table")
+        "mac_energy", "energy_by_dtype", "energy of one multiply-accumulate of operands in a "
+        "dtype, accumulating in dtypes.accumulator, as a table (`[array.mac_energy]` "
+        '`fp16 = "2 pJ"`); dtypes left out come from the table',
+        default=COMPUTED, default_doc="the table's multiply of the dtype + add of the "
+        "accumulator")
 
     @property
     def pe_count(self) -> int:
@@ -141,8 +146,10 @@ class Sram:
     write_energy_pj: float | None = param(
         "write_energy", "energy", "energy of one write, for every buffer",
         default=COMPUTED, default_doc="the table's read energy (tables list reads only)")
-    leakage_power_w: float = param("leakage_power", "power", "static power of all the SRAM",
-                                   default="0 W", check="non_negative")
+    leakage_power_w: float = param(
+        "leakage_power", "power", "static power of all the SRAM", default=COMPUTED,
+        default_doc="the energy table's CACTI leakage per bank x banks, every buffer",
+        check="non_negative")
     double_buffered: bool = param("double_buffered", "flag", "half of each buffer is the "
                                   "working set while the other half fills", default=True)
     buffers: tuple[SramBuffer, ...] = derived("the buffers with their capacities and "
@@ -359,6 +366,18 @@ class Dtypes:
                            default="fp32", choices=DTYPES)
     optimizer_state: str = param("optimizer_state", "choice", "each optimizer state value "
                                  "(e.g. momentum)", default="fp32", choices=DTYPES)
+    weights_compute: str = param(
+        "weights_compute", "choice", "the format the PE array multiplies weights in (mixed "
+        "precision: an fp16 copy of fp32 master weights); storage and traffic stay in "
+        "weights", default=COMPUTED, default_doc="weights", choices=DTYPES)
+    accumulator: str = param(
+        "accumulator", "choice", "the format MACs accumulate in", default=COMPUTED,
+        default_doc="int32 for integer weights, else fp32", choices=DTYPES)
+
+    def role_dtype(self, operand: str) -> str:
+        """The dtype the PE array multiplies an operand of ``operand`` in (weights,
+        activations or gradients)."""
+        return self.weights_compute if operand == "weights" else getattr(self, operand)
 
     def bytes_of(self, role: str) -> int:
         """Bytes per value of ``role`` (weights, activations, gradients, optimizer_state)."""
@@ -548,14 +567,15 @@ def build_hardware(inputs: Mapping[str, Any], *, source: str,
     top = read_params(Hardware, "", inputs, ctx, skip=SECTIONS)
     energy = Energy(**read_params(Energy, "energy", _table(inputs, "energy", ctx), ctx))
     table = energy.energy_table
+    dtypes = _build_dtypes(_table(inputs, "dtypes", ctx), ctx)
     hw = Hardware(
         **top,
-        array=_build_array(_table(inputs, "array", ctx), ctx, table),
+        array=_build_array(_table(inputs, "array", ctx), ctx, table, dtypes.accumulator),
         sram=_build_sram(_table(inputs, "sram", ctx), ctx, table),
         dram=_build_dram(_table(inputs, "dram", ctx), ctx, table),
         regen=_build_regen(inputs, ctx, table),
         storage=_build_storage(_table(inputs, "storage", ctx), ctx),
-        dtypes=Dtypes(**read_params(Dtypes, "dtypes", _table(inputs, "dtypes", ctx), ctx)),
+        dtypes=dtypes,
         energy=energy,
         mappings=_build_mappings(inputs, ctx),
         source=source,
@@ -595,7 +615,15 @@ def _table(inputs: Mapping[str, Any], name: str, ctx: Context) -> Mapping[str, A
 _MAC_ENERGY = Param("mac_energy", "energy", "energy of one MAC")
 
 
-def _build_array(table: Mapping[str, Any], ctx: Context, energy: EnergyTable) -> Array:
+def _build_dtypes(table: Mapping[str, Any], ctx: Context) -> Dtypes:
+    values = read_params(Dtypes, "dtypes", table, ctx)
+    values["weights_compute"] = values["weights_compute"] or values["weights"]
+    values["accumulator"] = values["accumulator"] or default_accumulator(values["weights"])
+    return Dtypes(**values)
+
+
+def _build_array(table: Mapping[str, Any], ctx: Context, energy: EnergyTable,
+                 accumulator: str) -> Array:
     values = read_params(Array, "array", table, ctx, skip=("mac_energy",))
     overrides = table.get("mac_energy", {})
     if not isinstance(overrides, Mapping):
@@ -603,7 +631,7 @@ def _build_array(table: Mapping[str, Any], ctx: Context, energy: EnergyTable) ->
     reject_unknown_keys(overrides, DTYPES, "array.mac_energy", ctx)
     values["mac_energy_pj_by_dtype"] = tuple(
         (dtype, parse_value(_MAC_ENERGY, overrides[dtype], f"array.mac_energy.{dtype}", ctx)
-         if dtype in overrides else energy.mac[dtype].value)
+         if dtype in overrides else mac_energy_pj(energy, dtype, accumulator))
         for dtype in DTYPES)
     return Array(**values)
 
@@ -619,6 +647,10 @@ def _build_sram(table: Mapping[str, Any], ctx: Context, energy: EnergyTable) -> 
                                f"less than one {values['width_bits']}-bit access")
     values["buffers"] = tuple(_sram_buffer(name, capacity, values, energy)
                               for name, capacity in capacities.items())
+    if values["leakage_power_w"] is None:
+        values["leakage_power_w"] = sum(
+            values["banks"] * sram_leakage_w(energy, capacity / values["banks"])
+            for capacity in capacities.values())
     return Sram(**values)
 
 

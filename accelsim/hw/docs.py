@@ -118,6 +118,9 @@ def _energy_table_lines(table: EnergyTable) -> list[str]:
     for point in table.sram_read:
         what = f"SRAM {point.width_bits}-bit read, {point.capacity_bytes} B"
         lines.append(_row((what, f"{point.read.value:.4g} pJ", point.read.source)))
+    for point in table.sram_leakage:
+        what = f"SRAM leakage, one {point.capacity_bytes} B bank"
+        lines.append(_row((what, f"{point.power.value:.4g} mW", point.power.source)))
     lines.append(_row(("DRAM (ideal standard)", f"{table.dram_per_bit.value:.4g} pJ/bit",
                        table.dram_per_bit.source)))
     for what, value in table.relative.items():

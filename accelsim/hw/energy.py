@@ -1,11 +1,12 @@
 """Energy tables with provenance: every number is an :class:`EnergyValue` carrying its source.
 
 A table is picked by name (``[energy] table = "horowitz-45nm"``) and supplies the
-defaults a hardware description does not set: MAC energy per dtype, SRAM energy per
-access (interpolated from the table's capacity points), the DRAM energy per bit of the
-"ideal" DRAM, and the primitive operations the regeneration unit's energy is derived
-from. Per-standard DRAM energies live in :data:`DRAM_ENERGY_PER_BIT` (and, derived from
-IDD currents, in :mod:`accelsim.hw.dram_standards`).
+defaults a hardware description does not set: MAC energy per operand dtype and
+accumulator (:func:`mac_energy`), SRAM energy per access and SRAM leakage per bank (both
+interpolated from the table's capacity points), the DRAM energy per bit of the "ideal"
+DRAM, and the primitive operations the regeneration unit's energy is derived from.
+Per-standard DRAM energies live in :data:`DRAM_ENERGY_PER_BIT` (and, derived from IDD
+currents, in :mod:`accelsim.hw.dram_standards`).
 
 SRAM interpolation (:func:`sram_access_energy_pj`): each table point is turned into
 energy per bit (read energy / access width); between the two points around the
@@ -33,6 +34,10 @@ CACTI_HWC = "CACTI via Accelergy hwcomponents-cacti, 32-bit read"
 EYERISS = "Chen et al., Eyeriss, ISCA 2016 (65 nm), energy normalised to one MAC"
 TIMELOOP_EYERISS = "Timeloop/Accelergy Eyeriss-like example (65 nm)"
 ACCELERGY_DRAM = "Accelergy/hwcomponents DRAM table (read = write)"
+# Our own CACTI runs: bench/cacti_points.py writes the configurations, runs a local CACTI
+# build and prints every point beside the value here.
+CACTI_RUN = ("CACTI 7.0 (HewlettPackard/cacti 1ffd8df) run by accelsim: ram, 1 bank, "
+             "64-bit port, 360 K")
 
 
 @dataclass(frozen=True)
@@ -62,16 +67,30 @@ class SramPoint:
 
 
 @dataclass(frozen=True)
+class LeakagePoint:
+    """The static power of one SRAM bank of ``capacity_bytes`` (the table's data points)."""
+
+    capacity_bytes: int
+    power: EnergyValue  # unit "mW"
+
+
+@dataclass(frozen=True)
 class EnergyTable:
     """A named set of energies for one technology, each with its source."""
 
     name: str
     description: str
-    mac: Mapping[str, EnergyValue]  # per dtype: one multiply + one add
-    ops: Mapping[str, EnergyValue]  # primitive operations regen's energy is derived from
+    ops: Mapping[str, EnergyValue]  # primitive operations (MACs, regen derive from them)
     sram_read: tuple[SramPoint, ...]  # sorted by capacity
+    sram_leakage: tuple[LeakagePoint, ...]  # sorted by capacity
     dram_per_bit: EnergyValue  # the "ideal" DRAM's default energy per bit
     relative: Mapping[str, EnergyValue] = field(default_factory=dict)  # x one MAC
+    cited_mac: Mapping[str, EnergyValue] = field(default_factory=dict)  # whole MACs cited
+
+    @property
+    def mac(self) -> Mapping[str, EnergyValue]:
+        """One MAC per dtype at that dtype's default accumulator (docs and reports)."""
+        return MappingProxyType({dtype: mac_energy(self, dtype) for dtype in DTYPES})
 
 
 def _pj(value: float, source: str) -> EnergyValue:
@@ -113,15 +132,29 @@ def _horowitz_ops() -> dict[str, EnergyValue]:
 
 
 DTYPES = ("int8", "int16", "int32", "fp16", "bf16", "fp32")
+INTEGER_DTYPES = ("int8", "int16", "int32")
 
 
-def _macs_from_ops(ops: Mapping[str, EnergyValue]) -> dict[str, EnergyValue]:
-    """A MAC is one multiply plus one add of the dtype (Horowitz's decomposition)."""
-    macs = {}
-    for dtype in DTYPES:
-        mult, add = ops[f"{dtype}_mult"], ops[f"{dtype}_add"]
-        macs[dtype] = _pj(mult.value + add.value, f"mult + add: {mult.source}")
-    return macs
+def default_accumulator(dtype: str) -> str:
+    """Where a MAC of ``dtype`` operands accumulates by default: int32 for integers (the
+    usual int8 x int8 -> int32 datapath), fp32 for floats (mixed-precision training's
+    fp16/bf16 x fp16/bf16 with fp32 accumulation, Micikevicius et al., ICLR 2018)."""
+    return "int32" if dtype in INTEGER_DTYPES else "fp32"
+
+
+def mac_energy(table: EnergyTable, dtype: str, accumulator: str | None = None) -> EnergyValue:
+    """One multiply-accumulate of ``dtype`` operands into an ``accumulator`` (default
+    :func:`default_accumulator`): the table's multiply of the operand dtype plus its add
+    of the accumulator dtype (Horowitz's decomposition), or the whole MAC where the
+    table cites one for that dtype at its default accumulator."""
+    if dtype not in DTYPES:
+        raise ConfigError(f'unknown dtype "{dtype}" (known: {", ".join(DTYPES)})')
+    accumulator = accumulator or default_accumulator(dtype)
+    if dtype in table.cited_mac and accumulator == default_accumulator(dtype):
+        return table.cited_mac[dtype]
+    mult, add = table.ops[f"{dtype}_mult"], table.ops[f"{accumulator}_add"]
+    return _pj(mult.value + add.value,
+               f"{dtype} mult + {accumulator} add: {mult.source}")
 
 
 _HOROWITZ_OPS = _horowitz_ops()
@@ -136,6 +169,35 @@ _HOROWITZ_SRAM = (
 _HOROWITZ_DRAM = EnergyValue(1950.0 / 64, "pJ/bit",
                              f"{HOROWITZ}: DRAM 64-bit access 1.3-2.6 nJ, midpoint / 64 bit")
 
+# --- SRAM leakage: our CACTI runs ----------------------------------------------------------
+# The cacti-45nm read points below are CACTI's itrs-hp cells at 360 K (our run of the same
+# configuration reads 5.27 pJ for an 8 KB 32-bit read against the table's 5.25), so leakage
+# comes from the same cells: static power of one bank, mW. itrs-hp at 360 K is the hot,
+# leaky corner; low-power designs take the cacti-45nm-lop table (itrs-lop cells leak ~70x
+# less and read ~40% cheaper), or set sram.leakage_power.
+
+def _leakage(node: str, cells: str, points: tuple[tuple[int, float], ...]):
+    return tuple(LeakagePoint(capacity, EnergyValue(
+        mw, "mW", f"{CACTI_RUN}, {node}, {cells} cells and periphery, {capacity // KIB} KB"))
+        for capacity, mw in points)
+
+
+_HP_45_LEAKAGE = _leakage("45 nm", "itrs-hp", (
+    (8 * KIB, 10.99), (32 * KIB, 40.93), (128 * KIB, 149.7), (1 * MIB, 1198.0),
+    (4 * MIB, 4787.0)))
+_HP_22_LEAKAGE = _leakage("22 nm", "itrs-hp", (
+    (8 * KIB, 2.925), (32 * KIB, 10.49), (128 * KIB, 38.69), (1 * MIB, 308.8),
+    (4 * MIB, 1228.0)))
+_LOP_45_LEAKAGE = _leakage("45 nm", "itrs-lop", (
+    (8 * KIB, 0.1517), (32 * KIB, 0.5671), (128 * KIB, 2.079), (1 * MIB, 16.59),
+    (4 * MIB, 66.05)))
+# Eyeriss was built in TSMC 65 nm LP: its leakage comes from CACTI's low-operating-power
+# cells (itrs-hp would give 165 mW for a 128 KB bank, over half the chip's measured 278 mW
+# at 200 MHz, Chen et al., ISSCC 2016).
+_LOP_65_LEAKAGE = _leakage("65 nm", "itrs-lop", (
+    (8 * KIB, 0.414), (32 * KIB, 1.540), (128 * KIB, 5.646), (1 * MIB, 42.95),
+    (4 * MIB, 179.4)))
+
 # --- CACTI (hwcomponents-cacti), 32-bit reads --------------------------------------------
 
 _CACTI_45_SRAM = (
@@ -147,6 +209,13 @@ _CACTI_22_SRAM = (
     SramPoint(8 * KIB, 32, _pj(1.82, f"{CACTI_HWC}, 22 nm, 8 KB")),
     SramPoint(32 * KIB, 32, _pj(2.55, f"{CACTI_HWC}, 22 nm, 32 KB")),
     SramPoint(1 * MIB, 32, _pj(14.8, f"{CACTI_HWC}, 22 nm, 1 MB")),
+)
+
+_CACTI_RUN_LOP_45 = f"{CACTI_RUN}, 45 nm, itrs-lop cells and periphery, 32-bit read"
+_CACTI_45_LOP_SRAM = (
+    SramPoint(8 * KIB, 32, _pj(3.184, f"{_CACTI_RUN_LOP_45}, 8 KB")),
+    SramPoint(32 * KIB, 32, _pj(6.904, f"{_CACTI_RUN_LOP_45}, 32 KB")),
+    SramPoint(1 * MIB, 32, _pj(28.93, f"{_CACTI_RUN_LOP_45}, 1 MB")),
 )
 
 # --- Eyeriss (65 nm) ----------------------------------------------------------------------
@@ -180,11 +249,13 @@ def _freeze(mapping: Mapping[str, EnergyValue]) -> Mapping[str, EnergyValue]:
     return MappingProxyType(dict(mapping))
 
 
-def _table(name, description, ops, sram, dram, relative=None, cited_macs=None) -> EnergyTable:
-    macs = {**_macs_from_ops(ops), **(cited_macs or {})}
-    return EnergyTable(name=name, description=description, mac=_freeze(macs), ops=_freeze(ops),
+def _table(name, description, ops, sram, leakage, dram, relative=None,
+           cited_macs=None) -> EnergyTable:
+    return EnergyTable(name=name, description=description, ops=_freeze(ops),
                        sram_read=tuple(sorted(sram, key=lambda point: point.capacity_bytes)),
-                       dram_per_bit=dram, relative=_freeze(relative or {}))
+                       sram_leakage=tuple(sorted(leakage, key=lambda p: p.capacity_bytes)),
+                       dram_per_bit=dram, relative=_freeze(relative or {}),
+                       cited_mac=_freeze(cited_macs or {}))
 
 
 _HOROWITZ_45_OPS_NOTE = "MAC and logic ops from Horowitz 45 nm"
@@ -192,17 +263,22 @@ ENERGY_TABLES: Mapping[str, EnergyTable] = MappingProxyType({
     table.name: table
     for table in (
         _table("horowitz-45nm", "Horowitz ISSCC'14, 45 nm: MACs, 64-bit SRAM reads, DRAM",
-               _HOROWITZ_OPS, _HOROWITZ_SRAM, _HOROWITZ_DRAM),
+               _HOROWITZ_OPS, _HOROWITZ_SRAM, _HP_45_LEAKAGE, _HOROWITZ_DRAM),
         _table("cacti-45nm", f"CACTI 45 nm 32-bit SRAM reads; {_HOROWITZ_45_OPS_NOTE}; "
                              "DRAM from Horowitz (off-chip, not on the logic node)",
-               _HOROWITZ_OPS, _CACTI_45_SRAM, _HOROWITZ_DRAM),
+               _HOROWITZ_OPS, _CACTI_45_SRAM, _HP_45_LEAKAGE, _HOROWITZ_DRAM),
+        _table("cacti-45nm-lop", f"CACTI 45 nm low-operating-power (itrs-lop) SRAM: 32-bit "
+                                 f"reads and leakage; {_HOROWITZ_45_OPS_NOTE}; DRAM from "
+                                 "Horowitz",
+               _HOROWITZ_OPS, _CACTI_45_LOP_SRAM, _LOP_45_LEAKAGE, _HOROWITZ_DRAM),
         _table("cacti-22nm", f"CACTI 22 nm 32-bit SRAM reads; {_HOROWITZ_45_OPS_NOTE} (no "
                              "22 nm MAC numbers are cited: override array.mac_energy); "
                              "DRAM from Horowitz",
-               _HOROWITZ_OPS, _CACTI_22_SRAM, _HOROWITZ_DRAM),
+               _HOROWITZ_OPS, _CACTI_22_SRAM, _HP_22_LEAKAGE, _HOROWITZ_DRAM),
         _table("eyeriss-65nm", "Eyeriss 65 nm: Timeloop example MAC, global buffer and "
                                "LPDDR4; Eyeriss relative costs",
-               _EYERISS_OPS, _EYERISS_SRAM, _EYERISS_DRAM, _EYERISS_RELATIVE,
+               _EYERISS_OPS, _EYERISS_SRAM, _LOP_65_LEAKAGE, _EYERISS_DRAM,
+               _EYERISS_RELATIVE,
                cited_macs={"int8": _EYERISS_MAC_INT8}),
     )
 })
@@ -227,12 +303,9 @@ def energy_table(name: str) -> EnergyTable:
         raise ConfigError(f'unknown energy table "{name}" (known: {known})') from None
 
 
-def mac_energy_pj(table: EnergyTable, dtype: str) -> float:
-    """Energy of one multiply-accumulate in ``dtype`` (multiply + add), in pJ."""
-    try:
-        return table.mac[dtype].value
-    except KeyError:
-        raise ConfigError(f'unknown dtype "{dtype}" (known: {", ".join(DTYPES)})') from None
+def mac_energy_pj(table: EnergyTable, dtype: str, accumulator: str | None = None) -> float:
+    """Energy of one multiply-accumulate of ``dtype`` operands, in pJ (:func:`mac_energy`)."""
+    return mac_energy(table, dtype, accumulator).value
 
 
 def sram_access_energy_pj(table: EnergyTable, capacity_bytes: float, width_bits: int) -> float:
@@ -250,7 +323,18 @@ def sram_access_energy_pj(table: EnergyTable, capacity_bytes: float, width_bits:
     return pj_per_bit * width_bits
 
 
-def _bracketing_points(points: tuple[SramPoint, ...], capacity_bytes: float):
+def sram_leakage_w(table: EnergyTable, bank_capacity_bytes: float) -> float:
+    """Static power of one SRAM bank of ``bank_capacity_bytes``, in W: interpolated
+    log-log in capacity between the table's CACTI points, as read energy is."""
+    if bank_capacity_bytes <= 0:
+        raise ValueError("capacity must be positive")
+    lower, upper = _bracketing_points(table.sram_leakage, bank_capacity_bytes)
+    slope = (math.log(upper.power.value / lower.power.value)
+             / math.log(upper.capacity_bytes / lower.capacity_bytes))
+    return lower.power.value * (bank_capacity_bytes / lower.capacity_bytes) ** slope / 1e3
+
+
+def _bracketing_points(points: tuple, capacity_bytes: float):
     """The two neighbouring points around ``capacity_bytes`` (the end pair outside the range)."""
     for lower, upper in zip(points, points[1:], strict=False):
         if capacity_bytes <= upper.capacity_bytes:

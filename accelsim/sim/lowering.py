@@ -78,6 +78,12 @@ TRAFFIC_CLASS = {"inputs": "inputs", "outputs": "outputs", "weights": "weights",
                  "grad_outputs": "gradients", "grad_inputs": "gradients",
                  "grad_weights": "gradients"}
 
+# The number format each role is multiplied in, as the description's dtypes name them.
+VALUE_KIND = {"inputs": "activations", "outputs": "activations", "weights": "weights",
+              "grad_outputs": "gradients", "grad_inputs": "gradients",
+              "grad_weights": "gradients"}
+_KIND_ORDER = ("weights", "activations", "gradients")
+
 
 @dataclass(frozen=True)
 class Operand:
@@ -121,6 +127,14 @@ class Gemm:
     @property
     def macs(self) -> int:
         return self.m * self.k * self.n * self.groups
+
+    @property
+    def mac_class(self) -> str:
+        """What its MACs multiply (a results.MAC_CLASSES name): ``weights_activations``
+        for a forward GEMM, ``activations_gradients`` for a weight-gradient one, ..."""
+        kinds = sorted((VALUE_KIND[self.a.role], VALUE_KIND[self.b.role]),
+                       key=_KIND_ORDER.index)
+        return "_".join(kinds)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,10 @@ replaying the trace.
 Energy parts (pJ), per counter row:
 
 ========== ==========================================================================
-mac        macs x the array's MAC energy for the weights' dtype
+mac        macs.<class> x the array's MAC energy for that class's operand dtypes: a
+           mixed-format multiply (fp32 x fp16) is priced at the costlier of the two
+           formats' MACs (its multiplier must handle both); every MAC accumulates in
+           dtypes.accumulator
 sram       sram_read_bytes x read energy per byte + sram_write_bytes x write energy
            per byte (an access of ``sram.width`` bits, the ifmap buffer's, divided by
            its bytes)
@@ -31,12 +34,12 @@ import numpy as np
 
 from accelsim.errors import ConfigError
 from accelsim.hw import Hardware
-from accelsim.sim.results import INDEX, SimResult, counter, sampling_error
+from accelsim.sim.results import INDEX, MAC_CLASSES, SimResult, counter, sampling_error
 
 # Keys of Hardware.to_dict() that only price counts (never change a count). Dotted; a
 # "*" matches every entry of a list.
 PRICE_KEYS = (
-    "array.mac_energy_pj_by_dtype",
+    "array.mac_energy_pj_by_dtype", "dtypes.weights_compute", "dtypes.accumulator",
     "sram.read_energy_pj", "sram.write_energy_pj", "sram.leakage_power_w",
     "sram.buffers.*.read_energy_pj", "sram.buffers.*.write_energy_pj",
     "dram.read_energy_pj_per_bit", "dram.write_energy_pj_per_bit",
@@ -54,7 +57,7 @@ BURST_PRICE_KEYS = tuple(key for key in PRICE_KEYS if key.startswith("dram."))
 class Prices:
     """Energy per counted action, read off a description."""
 
-    mac_pj: float
+    mac_pj: dict[str, float]  # per results.MAC_CLASSES entry
     sram_read_pj_per_byte: float
     sram_write_pj_per_byte: float
     dram_read_pj_per_byte: float
@@ -72,7 +75,7 @@ def prices_of(hw: Hardware) -> Prices:
     width_bytes = sram.width_bits / 8
     buffer = sram.buffer("ifmap")
     return Prices(
-        mac_pj=hw.array.mac_energy_pj(hw.dtypes.weights),
+        mac_pj={mac_class: mac_class_energy_pj(hw, mac_class) for mac_class in MAC_CLASSES},
         sram_read_pj_per_byte=buffer.read_energy_pj / width_bytes,
         sram_write_pj_per_byte=buffer.write_energy_pj / width_bytes,
         dram_read_pj_per_byte=8 * dram.read_energy_pj_per_bit,
@@ -81,6 +84,20 @@ def prices_of(hw: Hardware) -> Prices:
         leakage_w=sram.leakage_power_w,
         clock_hz=hw.array.clock_hz,
     )
+
+
+def mac_class_energy_pj(hw: Hardware, mac_class: str) -> float:
+    """One MAC of ``mac_class`` (e.g. ``weights_activations``): the costlier of its two
+    operands' dtypes' MACs, at the array's MAC energies."""
+    kinds = _mac_kinds(mac_class)
+    return max(hw.array.mac_energy_pj(hw.dtypes.role_dtype(kind)) for kind in kinds)
+
+
+def _mac_kinds(mac_class: str) -> tuple[str, str]:
+    for kind in ("weights", "activations", "gradients"):
+        if mac_class.startswith(kind + "_"):
+            return kind, mac_class[len(kind) + 1:]
+    raise ValueError(f"not a MAC class: {mac_class!r}")
 
 
 def regen_byte_cost(hw: Hardware) -> float:
@@ -94,7 +111,8 @@ def regen_byte_cost(hw: Hardware) -> float:
 
 def price(values: np.ndarray, prices: Prices) -> np.ndarray:
     """Fill the energy counters of ``values`` (counters on the last axis) in place."""
-    values[..., INDEX["energy_pj.mac"]] = counter(values, "macs") * prices.mac_pj
+    values[..., INDEX["energy_pj.mac"]] = sum(
+        values[..., INDEX[f"macs.{mac_class}"]] * pj for mac_class, pj in prices.mac_pj.items())
     values[..., INDEX["energy_pj.sram"]] = (
         counter(values, "sram_read_bytes") * prices.sram_read_pj_per_byte
         + counter(values, "sram_write_bytes") * prices.sram_write_pj_per_byte)

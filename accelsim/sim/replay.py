@@ -313,7 +313,7 @@ class Replay:
         a_reads, b_reads, o_writes, spill = traffic
         b_fetches = np.maximum(1.0, np.rint(np.divide(
             b_reads, shape.b_bytes, out=np.ones_like(b_reads), where=shape.b_bytes != 0)))
-        rows[:, INDEX["macs"]] = gemm.macs
+        rows[:, INDEX[f"macs.{gemm.mac_class}"]] = gemm.macs
         rows[:, INDEX["compute_cycles"]] = compute
         rows[:, INDEX["cycles"]] = cycles
         rows[:, INDEX[f"dram_read_bytes.{gemm.a.traffic}"]] += a_reads * g

@@ -24,9 +24,15 @@ from accelsim.errors import ConfigError
 TRAFFIC_CLASSES = ("weights", "metadata", "inputs", "outputs", "gradients",
                    "optimizer_state")
 ENERGY_PARTS = ("mac", "sram", "dram", "regen", "leakage")
+# What a MAC multiplies: its two operands' dtype roles (accelsim.sim.lowering.mac_class).
+# The forward GEMM multiplies weights by activations, backward-data weights by gradients,
+# backward-weight activations by gradients; activation x activation GEMMs (attention)
+# run in the forward pass. Each is priced at its operands' dtypes (accelsim.sim.pricing).
+MAC_CLASSES = ("weights_activations", "weights_gradients", "activations_gradients",
+               "activations_activations", "gradients_gradients")
 
 COUNTERS = (
-    ("macs", "multiply-accumulates"),
+    *((f"macs.{c}", f"multiply-accumulates of {c.replace('_', ' x ')}") for c in MAC_CLASSES),
     ("compute_cycles", "cycles the PE array computes, no stalls"),
     ("cycles", "cycles including DRAM and regeneration stalls"),
     *((f"dram_read_bytes.{o}", f"DRAM bytes read: {o}") for o in TRAFFIC_CLASSES),
@@ -45,12 +51,20 @@ ENERGY_COUNTERS = tuple(f"energy_pj.{p}" for p in ENERGY_PARTS)
 
 # Sums named in the result contract, each over counters: the one place they are defined.
 DERIVED = {
+    "macs": tuple(f"macs.{c}" for c in MAC_CLASSES),
     "dram_read_bytes": tuple(f"dram_read_bytes.{o}" for o in TRAFFIC_CLASSES),
     "dram_write_bytes": tuple(f"dram_write_bytes.{o}" for o in TRAFFIC_CLASSES),
     "weight_dram_read_bytes": ("dram_read_bytes.weights", "dram_read_bytes.metadata"),
     "energy_pj": ENERGY_COUNTERS,
 }
 DERIVED["dram_bytes"] = DERIVED["dram_read_bytes"] + DERIVED["dram_write_bytes"]
+
+
+def _named(values: np.ndarray) -> dict[str, float]:
+    """One row of counters by name, with every :data:`DERIVED` sum."""
+    out = {n: float(values[i]) for i, n in enumerate(COUNTER_NAMES)}
+    out.update({name: float(counter(values, name)) for name in DERIVED})
+    return out
 
 
 def counter(values, name: str):
@@ -112,9 +126,7 @@ class Counters:
         """Every counter and derived sum of a fully summed (axis-free) Counters."""
         if self.axes:
             raise ValueError(f"as_dict needs every axis summed; {self.axes} remain")
-        out = {name: float(self.values[i]) for i, name in enumerate(COUNTER_NAMES)}
-        out.update({name: float(self[name]) for name in DERIVED})
-        return out
+        return _named(self.values)
 
 
 @dataclass
@@ -191,8 +203,7 @@ class SimResult:
                 values = summed[li, pi]
                 if not values.any():
                     continue
-                row = {"name": layer, "phase": phase}
-                row.update({n: float(values[i]) for i, n in enumerate(COUNTER_NAMES)})
+                row = {"name": layer, "phase": phase, **_named(values)}
                 chosen = self.mappings.get((layer, phase))
                 if chosen:
                     row["mapping"] = dict(chosen[0][0])
@@ -203,8 +214,7 @@ class SimResult:
 
     def by_phase(self) -> dict[str, dict[str, float]]:
         summed = self.layer_rows.sum(axis=0)
-        return {phase: {n: float(summed[pi, i]) for i, n in enumerate(COUNTER_NAMES)}
-                for pi, phase in enumerate(self.phases)}
+        return {phase: _named(summed[pi]) for pi, phase in enumerate(self.phases)}
 
     def per_step(self) -> dict[str, list[float]]:
         """Per recorded step (not weighted), summed over layers and phases: every counter
@@ -250,9 +260,10 @@ class SimResult:
     def layers_csv(self) -> str:
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(["name", "phase", *COUNTER_NAMES])
+        columns = (*COUNTER_NAMES, *DERIVED)
+        writer.writerow(["name", "phase", *columns])
         for row in self.by_layer():
-            writer.writerow([row["name"], row["phase"], *(_fmt(row[n]) for n in COUNTER_NAMES)])
+            writer.writerow([row["name"], row["phase"], *(_fmt(row[n]) for n in columns)])
         return buffer.getvalue()
 
     # -- input -------------------------------------------------------------------------
@@ -270,7 +281,8 @@ class SimResult:
 RESULT_FORMAT = "accelsim-result"
 # 2: per_step carries every counter; step_weight, layer_order and phase_order make it
 # loadable; GEMM rows carry their mapping.
-RESULT_VERSION = 2
+# 3: MACs counted by what they multiply (macs.<class>; macs is their sum).
+RESULT_VERSION = 3
 
 
 def _numbers(values) -> np.ndarray:

@@ -12,9 +12,11 @@ from accelsim.hw.energy import (
     ENERGY_TABLES,
     REGEN_DATAPATH,
     energy_table,
+    mac_energy,
     mac_energy_pj,
     regen_energy_per_value,
     sram_access_energy_pj,
+    sram_leakage_w,
 )
 from accelsim.hw.units import parse_quantity
 
@@ -55,14 +57,37 @@ def test_sram_energy_is_log_log_between_points_and_linear_in_width():
 
 
 @pytest.mark.parametrize(("table", "dtype", "cited_pj"), [
-    ("horowitz-45nm", "int8", 0.2 + 0.03),
+    ("horowitz-45nm", "int8", 0.2 + 0.1),  # int8 mult + int32 add (the default accumulator)
     ("horowitz-45nm", "int32", 3.1 + 0.1),
-    ("horowitz-45nm", "fp16", 1.1 + 0.4),
+    ("horowitz-45nm", "fp16", 1.1 + 0.9),  # fp16 mult + fp32 add (mixed precision)
     ("horowitz-45nm", "fp32", 3.7 + 0.9),
-    ("eyeriss-65nm", "int8", 0.21),
+    ("eyeriss-65nm", "int8", 0.21),  # a whole cited MAC
 ])
-def test_mac_energy_is_mult_plus_add(table, dtype, cited_pj):
+def test_mac_energy_is_mult_plus_add_of_the_accumulator(table, dtype, cited_pj):
     assert mac_energy_pj(energy_table(table), dtype) == pytest.approx(cited_pj)
+
+
+def test_mac_energy_follows_the_accumulator():
+    table = energy_table("horowitz-45nm")
+    assert mac_energy_pj(table, "fp16", "fp16") == pytest.approx(1.1 + 0.4)
+    assert mac_energy_pj(table, "int8", "int8") == pytest.approx(0.2 + 0.03)
+    assert "fp16 mult + fp32 add" in mac_energy(table, "fp16").source
+    # A cited whole MAC holds only at the accumulator it was cited with.
+    eyeriss = energy_table("eyeriss-65nm")
+    assert "8-bit MAC" in mac_energy(eyeriss, "int8").source
+    assert "int8 mult + fp32 add" in mac_energy(eyeriss, "int8", "fp32").source
+
+
+def test_sram_leakage_interpolates_cacti_and_grows_with_capacity():
+    table = energy_table("cacti-45nm")
+    points = {p.capacity_bytes: p.power.value / 1e3 for p in table.sram_leakage}
+    for capacity, watts in points.items():
+        assert sram_leakage_w(table, capacity) == pytest.approx(watts)
+    between = sram_leakage_w(table, 64 * 1024)
+    assert points[32 * 1024] < between < points[128 * 1024]
+    assert all("CACTI 7.0" in p.power.source for p in table.sram_leakage)
+    # The low-power cells of the 65 nm table leak far less than 45 nm itrs-hp ones.
+    assert sram_leakage_w(energy_table("eyeriss-65nm"), 128 * 1024) < between / 10
 
 
 def test_derived_mac_energies_sit_where_their_derivation_says():

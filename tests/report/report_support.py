@@ -25,7 +25,7 @@ def make_result(method: str = "dense", compression: float | None = None,
         for pi, phase in enumerate(PHASES):
             weight_bytes = 4.0 * stored * (li + 1) / len(layers)
             cell = rows[:, li, pi]
-            cell[:, INDEX["macs"]] = 1000.0 * (li + 1)
+            cell[:, INDEX["macs.weights_activations"]] = 1000.0 * (li + 1)
             cell[:, INDEX["cycles"]] = 500.0 * (li + 1) + 10 * pi + 0.25
             cell[:, INDEX["dram_read_bytes.weights"]] = weight_bytes
             cell[:, INDEX["dram_read_bytes.inputs"]] = 300.0 * (pi + 1)
