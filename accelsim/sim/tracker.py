@@ -147,6 +147,9 @@ class Reference:
     padding: int
     fold_counts: np.ndarray | None  # stored weights per fold (None: totals only)
     fold_sizes: np.ndarray | None  # weights per fold
+    # Stored weights per output channel (row of W), for a zero-skipping array's load
+    # balance (accelsim.sim.sparsity); None unless the tracker keeps them.
+    channel_counts: np.ndarray | None = None
 
     def shares(self) -> tuple[np.ndarray | None, np.ndarray | None]:
         """Per fold: share of the stored weights, share of the weights not stored."""
@@ -169,8 +172,9 @@ class StoredSetTracker:
 
     def __init__(self, header: TraceHeader, grids: list[tuple[int, int, int, int, int]],
                  storage, value_bytes: int, fill: str, bytes_per_cycle: float, lanes: int,
-                 tolerance: float):
+                 tolerance: float, keep_channels: bool = False):
         tensors = header.tensors
+        self.keep_channels = keep_channels
         self.ids = [t.tensor_id for t in tensors]
         self.column = {tid: j for j, tid in enumerate(self.ids)}
         self.sizes = np.array([t.numel for t in tensors], dtype=np.int64)
@@ -258,6 +262,13 @@ class StoredSetTracker:
                              "before it")
         return total
 
+    def _channel_counts(self, layer: int) -> np.ndarray:
+        """Stored weights per output channel of a GEMM weight (W is (n, k) row-major)."""
+        j = self.layer_tensor[layer]
+        start, k = self.starts[j], self.layer_k[layer]
+        mask = self.mask[start:start + self.sizes[j]]
+        return mask.reshape(-1, k).sum(axis=1, dtype=np.int64)
+
     def decide(self) -> tuple[np.ndarray, np.ndarray]:
         """Reference ids per GEMM weight for the present state (-1: dense): fold by fold,
         and totals only."""
@@ -278,7 +289,8 @@ class StoredSetTracker:
                 self.references.append(Reference(
                     int(self.stored[j]), int(self.padding[j]),
                     self.fold_counts[lo:hi].copy() if folds else None,
-                    self.fold_sizes[lo:hi] if folds else None))
+                    self.fold_sizes[lo:hi] if folds else None,
+                    self._channel_counts(layer) if folds and self.keep_channels else None))
                 current[layer] = len(self.references) - 1
             self.reused += int(np.count_nonzero(flags == 1))
         return self.current.copy(), self.current_total.copy()
