@@ -93,7 +93,8 @@ def build_sparsity(inputs, ctx: Context, storage_format: str) -> Sparsity | None
     out = Sparsity(**values)
     if out.skips_weights and out.format != storage_format:
         ctx.fail("sparsity.format", f'the array reads weights as "{out.format}" but they '
-                 f'are stored as "{storage_format}" (storage.format); set both alike')
+                 f'are stored as "{storage_format}" (storage.format, in '
+                 f'{ctx.origin("storage.format")}); set both alike')
     return out
 
 

@@ -63,9 +63,14 @@ def untracked_zero(header, steps: np.ndarray, weight_dtype: str,
     out = np.zeros((steps.size, len(header.tensors)), dtype=np.bool_)
     for j, tensor in enumerate(header.tensors):
         init = tensor.init or {}
-        std = float(init.get("std", 0.0)) if init.get("kind") == "normal" else 0.0
-        bound = BOX_MULLER_BOUND * std if init.get("kind") == "normal" else \
-            abs(float(init.get("value", 0.0)))
+        kind = init.get("kind")
+        std = float(init.get("std", 0.0)) if kind == "normal" else 0.0
+        if kind == "normal":
+            bound = BOX_MULLER_BOUND * std
+        elif kind == "constant":
+            bound = abs(float(init.get("value", 0.0)))
+        else:  # no init spec: its values are unknown, so never counted as zeros
+            continue
         if threshold is None:
             limit = floor
         else:
