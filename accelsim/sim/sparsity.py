@@ -135,3 +135,31 @@ def skipped_fold_shares(channel_nonzero: np.ndarray, rows: int, cols: int,
 def executed_macs(macs: float, weights: int, nonzero: np.ndarray) -> np.ndarray:
     """MACs a weight-skipping array executes: those of the nonzero weights."""
     return macs * np.asarray(nonzero, dtype=np.float64) / max(weights, 1)
+
+
+GEMM_KINDS = ("conv2d", "linear")
+
+
+def input_densities(header, layer_names: list[str], densities: list) -> dict[str, np.ndarray]:
+    """Per GEMM layer fed by a ReLU: the recorded density of that ReLU's output at each
+    simulated step (a ReLU output density is the share of nonzero activations; the trace
+    records one per layer and step, never a mask). Layers whose input is no recorded
+    ReLU output (the net's input, a pooled or added tensor) are absent."""
+    if not densities or all(d is None for d in densities):
+        return {}
+    positions = {}
+    feeding = None
+    for position, info in enumerate(header.layers):
+        if info.kind == "relu":
+            feeding = position
+        elif info.kind in GEMM_KINDS:
+            if feeding is not None and info.name in layer_names:
+                positions[info.name] = feeding
+            feeding = None
+    out = {}
+    for name, position in positions.items():
+        values = np.array([np.nan if d is None or position >= len(d) else float(d[position])
+                           for d in densities])
+        if np.isfinite(values).all():
+            out[name] = np.clip(values, 0.0, 1.0)
+    return out

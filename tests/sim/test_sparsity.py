@@ -202,3 +202,40 @@ def test_bad_sparsity_is_one_line_naming_file_and_key(extra, message, tmp_path, 
     err = capsys.readouterr().err
     assert code == 1 and err.count("\n") == 1 and "Traceback" not in err
     assert message in err and "bad.toml" in err and "sparsity." in err
+
+
+def test_tracker_keeps_per_channel_counts_of_the_real_mask():
+    from accelsim.sim.replay import Replay
+
+    header = mlp_header()
+    hw = skipping()
+    engine = Replay(header, sim_params(hw), PHASES, cycle_tolerance=0.0)
+    recs = records(header, skew=True)
+    engine.follow(recs)
+    tracker = engine.tracker
+    for layer, info in enumerate(header.tensors):
+        want = recs[-1].stored_masks[info.tensor_id].reshape(info.shape).sum(axis=1)
+        assert tracker._channel_counts(layer).tolist() == want.tolist()
+    by_fold = [ref for ref in tracker.references if ref.fold_counts is not None]
+    assert by_fold and all(ref.channel_counts is not None for ref in by_fold)
+
+
+def test_activation_skipping_uses_the_recorded_relu_density():
+    header = mlp_header()
+    fc0, fc1 = header.layers
+    relu = LayerInfo("relu0", "relu", in_shape=fc0.out_shape, out_shape=fc0.out_shape)
+    header.layers = [fc0, relu, fc1]
+    recs = records(header)
+    for record in recs:
+        record.activation_density = np.array([np.nan, 0.25, np.nan], dtype=np.float32)
+    both = run(header, recs, skipping(skip="both"))
+    weights = run(header, recs, skipping(skip="weights"))
+    li = both.layers.index("fc1")
+    got = both.rows[:, li, both.phases.index("fwd"), INDEX["macs.weights_activations"]]
+    want = weights.rows[:, li, weights.phases.index("fwd"), INDEX["macs.weights_activations"]]
+    assert got == pytest.approx(0.25 * want)
+    first = both.layers.index("fc0")  # fed by the net's input: no density, nothing skipped
+    assert (both.rows[:, first] == weights.rows[:, first]).all()
+    assert both.totals["macs"] + both.totals["macs_skipped"] == pytest.approx(
+        weights.totals["macs"] + weights.totals["macs_skipped"])
+    assert "fc1" in both.options["zero_skipping"]["activations"]
