@@ -125,7 +125,7 @@ def main() -> None:
             dense = simulate(str(dense_trace), "procrustes-like-dense",
                              steps=steps if net in REAL else None)
             zero = sparse.options["zero_skipping"]
-            assert zero["steps_with_decayed_zeros"] == len(sparse.steps), zero
+            assert zero["steps_every_tensor_decayed"] == len(sparse.steps), zero
             lines.append(row(net, label, sparse, dense))
             print(lines[-1], flush=True)
             if np.isnan(sparse.totals["energy_pj"]):

@@ -554,12 +554,14 @@ class Replay:
         decay = zero_skipping.init_decay_of(self.header.method_params)
         threshold = sp.zero_threshold if sp is not None else None
         zero_steps = None if self.zero is None else int(self.zero.any(axis=1).sum())
+        all_zero = None if self.zero is None else int(self.zero.all(axis=1).sum())
         return {
             "skip": sp.skip if sp else "none", "format": sp.format if sp else None,
             "balance": sp.balance if sp else "none", "init_decay": decay,
             "zero_threshold": (f"{threshold[0]} {threshold[1]}" if threshold else
                                f"rounds to zero in {self.params.weight_dtype}"),
             "steps_with_decayed_zeros": zero_steps,
+            "steps_every_tensor_decayed": all_zero,
             "cycles_from_mask": ("fwd" if self.skips_weights
                                  and self.params.array.flow.stationary == "b" else "none"),
             "cycles_dense_upper_bound": ["bwd_data"] if self.skips_weights else [],
