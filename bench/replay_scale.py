@@ -51,6 +51,9 @@ def main() -> None:
     parser.add_argument("--decay-steps", type=int, default=2000)
     parser.add_argument("--hw", default="dropback-edge")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--init-decay", type=float, default=None, metavar="D",
+                        help="record DropBack's decay to zero (init_decay D) in the traces, "
+                             "so a zero-skipping --hw (e.g. procrustes-like) skips")
     parser.add_argument("--check-steps", type=int, default=150,
                         help="steps replayed exactly to measure the tolerance's error")
     parser.add_argument("--workdir", type=Path, default=None,
@@ -67,14 +70,17 @@ def main() -> None:
         root.mkdir(parents=True, exist_ok=True)
         traces, gen, replay = {}, {}, {}
         for n in sizes:
-            path = root / f"resnet18-dropback-{n}-{args.decay_steps}.trace"
+            decay = f"-d{args.init_decay:g}" if args.init_decay is not None else ""
+            path = root / f"resnet18-dropback-{n}-{args.decay_steps}{decay}.trace"
             start = time.perf_counter()
             made = not path.exists()
             if made:
                 write_synthetic_dropback(path, header, n, tracked=args.tracked,
                                          churn_start=args.churn_start,
                                          churn_end=args.churn_end, seed=args.seed,
-                                         decay_steps=args.decay_steps)
+                                         decay_steps=args.decay_steps,
+                                         method_params=None if args.init_decay is None
+                                         else {"init_decay": args.init_decay})
             gen[n] = time.perf_counter() - start
             traces[n] = path
             how = f"{gen[n]:8.2f} s" if made else "kept from --workdir"

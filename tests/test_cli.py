@@ -30,6 +30,8 @@ from accelsim.trace import open_trace
         (["--weight-decay", "-1e-4"], "--weight-decay must be >= 0"),
         (["--momentum", "1"], "--momentum must be in [0, 1)"),
         (["--nesterov"], "--nesterov needs"),
+        (["--method", "dropback", "--init-decay", "-0.5"], "init_decay must be in (0, 1]"),
+        (["--method", "dense", "--init-decay", "0.9"], "--init-decay is a dropback option"),
     ],
 )
 def test_bad_record_input_is_one_line_and_exit_1(args, message, tmp_path, capsys):

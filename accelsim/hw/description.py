@@ -46,6 +46,7 @@ from accelsim.hw.schema import (
     reject_unknown_keys,
     suggestion,
 )
+from accelsim.hw.sparsity import Sparsity, build_sparsity
 
 DATAFLOWS = ("ws", "os", "is")
 ORGANIZATIONS = ("per_operand", "unified")
@@ -57,6 +58,7 @@ ADDRESS_FIELDS = ("row", "rank", "bank", "column", "channel")
 CSR_DEFAULT_INDEX_BITS = 4  # EIE (Han et al., ISCA 2016): 4-bit relative row index
 REGEN_DEFAULT_LATENCY = 60  # cycles; estimated pipeline depth, see docs/hardware.md
 SECTIONS = ("array", "sram", "dram", "regen", "storage", "dtypes", "energy", "mapping")
+SECTIONS += ("sparsity",)  # zero-skipping (accelsim.hw.sparsity)
 GEMM_PHASES = ("fwd", "bwd_data", "bwd_weight")
 LOOP_ORDERS = ("rows-outer", "cols-outer")
 
@@ -454,6 +456,9 @@ class Hardware:
     mappings: tuple[MappingPin, ...] = param(
         "mapping", "section", "mappings pinned per layer (`[[mapping]]` tables)",
         default=COMPUTED, default_doc="none: the mapper chooses")
+    sparsity: Sparsity | None = param(
+        "sparsity", "section", "zero-skipping in the PE array; absent: every MAC runs",
+        default=COMPUTED, default_doc="none")
     source: str = derived("the file this was loaded from", "text", compare=False)
     inputs: Mapping[str, Any] = dataclasses.field(compare=False, repr=False, default=None)
     origins: Mapping[str, str] = dataclasses.field(compare=False, repr=False, default=None)
@@ -499,7 +504,8 @@ class Hardware:
         # No pinned mapping hashes as before pins existed, so stored sweeps stay valid.
         physical = {key: value for key, value in self.to_dict().items()
                     if key not in ("name", "description", "source")
-                    and not (key == "mappings" and not value)}
+                    and not (key == "mappings" and not value)
+                    and not (key == "sparsity" and value is None)}
         text = json.dumps(physical, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
 
@@ -578,6 +584,8 @@ def build_hardware(inputs: Mapping[str, Any], *, source: str,
         dtypes=dtypes,
         energy=energy,
         mappings=_build_mappings(inputs, ctx),
+        sparsity=build_sparsity(inputs, ctx, _table(inputs, "storage", ctx).get(
+            "format", "dense")),
         source=source,
         inputs=copy.deepcopy(dict(inputs)),
         origins=dict(ctx.origins),

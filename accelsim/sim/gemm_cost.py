@@ -222,8 +222,11 @@ class _TileInputs:
 
 def _tile_inputs(shape: GemmShape, cfg: ArrayConfig, regen_values: float,
                  fold_weight_share: np.ndarray | None, fold_regen_share: np.ndarray | None,
-                 mapping: Mapping | None) -> tuple[_TileInputs, Mapping, int, tuple]:
-    """(tile inputs, mapping, b_fetches, traffic) of ``mapping`` (default: the best)."""
+                 mapping: Mapping | None, executed_folds: bool = False
+                 ) -> tuple[_TileInputs, Mapping, int, tuple]:
+    """(tile inputs, mapping, b_fetches, traffic) of ``mapping`` (default: the best).
+    ``executed_folds``: the shares are per fold a zero-skipping array executes (their
+    number replaces the grid's; accelsim.sim.sparsity)."""
     fr, fc, stream = cfg.folds(shape)
     if mapping is None:
         mapping, traffic = best_mapping(shape, cfg, regen_values)
@@ -231,7 +234,7 @@ def _tile_inputs(shape: GemmShape, cfg: ArrayConfig, regen_values: float,
         traffic = mapping_traffic(shape, cfg, mapping)
     a_reads, b_reads, o_writes, spill = traffic
     b_fetches = max(1, round(b_reads / shape.b_bytes)) if shape.b_bytes else 1
-    folds = fr * fc
+    folds = fold_weight_share.shape[0] if executed_folds else fr * fc
     if fold_weight_share is None or fold_weight_share.shape[0] != folds:
         fold_weight_share = np.full(folds, 1.0 / folds)
     if fold_regen_share is None or fold_regen_share.shape[0] != folds:
@@ -246,12 +249,14 @@ def _tile_inputs(shape: GemmShape, cfg: ArrayConfig, regen_values: float,
 def tile_schedule(shape: GemmShape, cfg: ArrayConfig, regen_values: float = 0.0,
                   fold_weight_share: np.ndarray | None = None,
                   fold_regen_share: np.ndarray | None = None,
-                  mapping: Mapping | None = None) -> tuple[TileSchedule, tuple]:
+                  mapping: Mapping | None = None,
+                  executed_folds: bool = False) -> tuple[TileSchedule, tuple]:
     """The tiles of ``mapping`` (default: the best one), and its (mapping, b_fetches,
     traffic) for the counters. Shares: per fold of the grid, of the weight bytes and of
     the regenerated values (None: uniform; the regen share defaults to the weight's)."""
     inputs, mapping, b_fetches, traffic = _tile_inputs(
-        shape, cfg, regen_values, fold_weight_share, fold_regen_share, mapping)
+        shape, cfg, regen_values, fold_weight_share, fold_regen_share, mapping,
+        executed_folds)
     size = inputs.fold_weight_share.shape[0] * mapping.chunks
     arrays = [np.zeros(size) for _ in range(4)]
     filled = tile_schedule_kernel(*inputs.kernel_args(), *arrays)
@@ -262,7 +267,7 @@ def tile_schedule(shape: GemmShape, cfg: ArrayConfig, regen_values: float = 0.0,
 def gemm_cost(shape: GemmShape, cfg: ArrayConfig, regen_values: float = 0.0,
               fold_weight_share: np.ndarray | None = None, fidelity: str = "fast",
               fold_regen_share: np.ndarray | None = None,
-              mapping: Mapping | None = None) -> GemmCost:
+              mapping: Mapping | None = None, executed_folds: bool = False) -> GemmCost:
     """Counters of one GEMM under ``mapping`` (default: its best; see the module
     docstring).
 
@@ -271,11 +276,12 @@ def gemm_cost(shape: GemmShape, cfg: ArrayConfig, regen_values: float = 0.0,
     same tiles; every count is the same.
     """
     inputs, mapping, b_fetches, traffic = _tile_inputs(
-        shape, cfg, regen_values, fold_weight_share, fold_regen_share, mapping)
+        shape, cfg, regen_values, fold_weight_share, fold_regen_share, mapping,
+        executed_folds)
     a_reads, b_reads, o_writes, spill = traffic
     if fidelity == "event":
         schedule, _ = tile_schedule(shape, cfg, regen_values, fold_weight_share,
-                                    fold_regen_share, mapping)
+                                    fold_regen_share, mapping, executed_folds)
         cycles = event_cycles(schedule)
     else:
         cycles = fold_pipeline_cycles_kernel(*inputs.kernel_args(), cfg.dram_bytes_per_cycle)

@@ -47,4 +47,5 @@ def sim_params(hw: Hardware, dram_efficiency: bool = True) -> SimParams:
         pinned=tuple((pin.layer, "" if pin.phase == "all" else pin.phase,
                       Mapping(pin.chunks, pin.rows_outer))
                      for pin in hw.mappings),
+        sparsity=hw.sparsity, weight_dtype=hw.dtypes.weights,
     )

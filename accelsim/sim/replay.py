@@ -24,6 +24,8 @@ import numpy as np
 
 from accelsim.errors import ConfigError, TraceError
 from accelsim.hw.description import Storage
+from accelsim.hw.sparsity import Sparsity
+from accelsim.sim import sparsity as zero_skipping
 from accelsim.sim.dataflow import Mapping
 from accelsim.sim.gemm_cost import (
     ArrayConfig,
@@ -42,7 +44,7 @@ from accelsim.sim.lowering import (
 )
 from accelsim.sim.pricing import Prices, price_result
 from accelsim.sim.results import INDEX, SimResult, counter, sampling_error
-from accelsim.sim.storage import fill_rule, weight_fetch, weight_fetch_arrays
+from accelsim.sim.storage import fill_rule, weight_fetch
 from accelsim.sim.tracker import StoredSetTracker
 from accelsim.sim.workload import layer_passes, step_layers, step_work, workload_summary
 from accelsim.trace import StepRecord, TraceHeader, TraceReader
@@ -68,6 +70,8 @@ class SimParams:
     prices: Prices  # applied to the counts once they are complete (accelsim.sim.pricing)
     # Mappings the description pins: (layer, phase) -> Mapping; phase "" pins every phase.
     pinned: tuple[tuple[str, str, Mapping], ...] = ()
+    sparsity: Sparsity | None = None  # zero-skipping (accelsim.sim.sparsity)
+    weight_dtype: str = "fp32"  # dtypes.weights: where a decayed initial value is zero
 
     def pinned_mapping(self, layer: str, phase: str) -> Mapping | None:
         for name, pinned_phase, mapping in self.pinned:
@@ -91,6 +95,10 @@ class PhaseCost:
     fold_regen_share: np.ndarray | None
     cycles: float  # all groups
     compute_cycles: int  # all groups
+    # Zero-skipping (accelsim.sim.sparsity): the shares are per executed fold, and the
+    # permutation bytes a sorted (balanced) fold assignment reads per GEMM (0: unsorted).
+    executed_folds: bool = False
+    sort_metadata_bytes: float = 0.0
 
     @property
     def layer(self) -> str:
@@ -157,9 +165,12 @@ class Replay:
             k, n = layer.weight_k, layer.out_channels
             grids.append((layer.weight_tensor, k, n,
                           *cfg.flow.weight_fold_grid(k, n, cfg.rows, cfg.cols)))
+        self.skips_weights = bool(params.sparsity and params.sparsity.skips_weights)
         self.tracker = StoredSetTracker(header, grids, params.storage, params.weight_bytes,
                                         self.fill, cfg.dram_bytes_per_cycle, cfg.regen_lanes,
-                                        self.tolerance)
+                                        self.tolerance, keep_channels=self.skips_weights
+                                        and cfg.flow.stationary == "b")
+        self.zero: np.ndarray | None = None  # (steps x tensors): untracked weights are 0
         self._costs: dict[tuple, PhaseCost] = {}
         self._live: dict[tuple, list[GemmLayer]] = {}
         self.sources = input_sources(self.layers)
@@ -194,6 +205,7 @@ class Replay:
                         alive[columns[tid]] = int(np.count_nonzero(mask))
                         self.filters[tid] = mask.size
                 steps.add(record, self.tracker, self.tracker.decide(), live_key, alive, churn)
+                steps.densities.append(record.activation_density)
                 bar.update(1)
         return steps.finish()
 
@@ -226,6 +238,13 @@ class Replay:
         layer_rows = np.zeros(shape)
         step_rows = np.zeros((n, c))
         self.step_weight = step_weight
+        self.zero = zero_skipping.untracked_zero(self.header, np.asarray(steps.step),
+                                                 self.params.weight_dtype,
+                                                 self.params.sparsity, self.params.name)
+        skips = self.params.sparsity is not None and self.params.sparsity.skips_activations
+        self.input_density = zero_skipping.input_densities(
+            self.header, [layer.name for layer in self.layers], steps.densities) \
+            if skips else {}
 
         def add(li: int, pi: int, block: np.ndarray, where: np.ndarray) -> None:
             layer_rows[li, pi] += step_weight[where] @ block
@@ -272,6 +291,10 @@ class Replay:
         g = gemm.groups
         fetch = None
         refs = np.full(where.size, -1, dtype=np.int64)
+        # Per step: 0 untracked weights hold values, 1 they are zeros, 2 zeros the array
+        # skips fold by fold (accelsim.sim.sparsity); executed MACs of the nonzero weights.
+        zero_state = np.zeros(where.size, dtype=np.int64)
+        macs = np.full(where.size, float(gemm.macs))
         b_bytes = np.full(where.size, float(gemm.b.elements * sizes[gemm.b.role]))
         if gemm.b.is_weight:
             stored, padding = np.full(where.size, gemm.b.elements), np.zeros(where.size)
@@ -287,8 +310,18 @@ class Replay:
                 by_fold = phase == "fwd" and p.array.flow.stationary == "b"
                 chosen_refs = steps.refs if by_fold else steps.total_refs
                 refs = np.where(sparse, chosen_refs[where, wi], -1)
-            fetch = weight_fetch_arrays(gemm.b.elements, stored, padding, p.weight_bytes,
-                                        p.storage, self.fill)
+                zeros = sparse.copy() if self.fill == "zero" else np.zeros(where.size, bool)
+                if self.zero is not None:
+                    zeros |= sparse & self.zero[where, column]
+                    zero_state[zeros] = 1
+                if self.skips_weights:
+                    macs = zero_skipping.executed_macs(
+                        gemm.macs, gemm.b.elements, np.where(zeros, stored, gemm.b.elements))
+                    if by_fold and gemm.groups == 1:
+                        zero_state[zeros & (refs >= 0)] = 2
+            decayed = zero_state > 0 if self.zero is not None else None
+            fetch = zero_skipping.fetch_arrays(gemm.b.elements, stored, padding,
+                                               p.weight_bytes, p.storage, self.fill, decayed)
             b_bytes = fetch["total_bytes"]
         shape = self._shape(gemm, sizes, b_bytes / g)
         regen = fetch["regen_values"] / g if fetch else np.zeros(where.size)
@@ -296,6 +329,7 @@ class Replay:
         self._note_choice(gemm, choice, where)
         cycles = np.zeros(where.size)
         compute = np.zeros(where.size)
+        sort_bytes = np.zeros(where.size)
         traffic = [np.zeros(where.size) for _ in range(4)]
         for mapping_index in np.unique(choice.index):
             chosen = choice.index == mapping_index
@@ -303,17 +337,26 @@ class Replay:
             for part, values in zip(traffic, mapping_traffic(shape, p.array, mapping),
                                     strict=True):
                 part[chosen] = values if np.ndim(values) == 0 else values[chosen]
-            for ref in np.unique(refs[chosen]):
-                at = chosen & (refs == ref)
-                cost = self._phase_cost(layer, live, gemm, sizes, int(ref), mapping)
+            pairs = zip(refs[chosen].tolist(), zero_state[chosen].tolist(), strict=True)
+            for ref, state in sorted(set(pairs)):
+                at = chosen & (refs == ref) & (zero_state == state)
+                cost = self._phase_cost(layer, live, gemm, sizes, int(ref), mapping, state)
                 cycles[at], compute[at] = cost.cycles, cost.compute_cycles
+                sort_bytes[at] = cost.sort_metadata_bytes
                 if self.work is not None:
                     for i in np.flatnonzero(at):
                         self.work.setdefault(steps.step[where[i]], []).append(cost)
         a_reads, b_reads, o_writes, spill = traffic
         b_fetches = np.maximum(1.0, np.rint(np.divide(
             b_reads, shape.b_bytes, out=np.ones_like(b_reads), where=shape.b_bytes != 0)))
-        rows[:, INDEX[f"macs.{gemm.mac_class}"]] = gemm.macs
+        density = self.input_density.get(layer.name) if wi is not None else None
+        if density is not None and phase in ("fwd", "bwd_weight"):
+            # Zero input activations (ReLU outputs) skipped, at the recorded density of
+            # the layer-step: independent of the weights' zeros (no activation masks).
+            macs = macs * density[where]
+        rows[:, INDEX[f"macs.{gemm.mac_class}"]] = macs
+        rows[:, INDEX["macs_skipped"]] = gemm.macs - macs
+        rows[:, INDEX["dram_read_bytes.metadata"]] += sort_bytes
         rows[:, INDEX["compute_cycles"]] = compute
         rows[:, INDEX["cycles"]] = cycles
         rows[:, INDEX[f"dram_read_bytes.{gemm.a.traffic}"]] += a_reads * g
@@ -368,25 +411,57 @@ class Replay:
                          b_footprint_bytes=gemm.b.elements * sizes[gemm.b.role] / g)
 
     def _phase_cost(self, layer: GemmLayer, live: GemmLayer, gemm: Gemm,
-                    sizes: dict[str, int], ref: int, mapping: Mapping) -> PhaseCost:
+                    sizes: dict[str, int], ref: int, mapping: Mapping,
+                    zero_state: int = 0) -> PhaseCost:
         """The GEMM under ``mapping`` with the weight in reference state ``ref`` (-1:
-        dense), computed once."""
+        dense), computed once. ``zero_state``: see _phase_rows (1: untracked weights are
+        zeros; 2: and the array skips them, its folds from the reference's channels)."""
         key = (layer.name, live.out_channels, live.in_channels, gemm.phase, ref, mapping)
+        if zero_state:
+            key += (zero_state,)
         known = self._costs.get(key)
         if known is not None:
             return known
         shape, regen, share, regen_share = self._reference_inputs(gemm, gemm.phase, sizes,
-                                                                  ref)
-        cost = gemm_cost(shape, self.params.array, regen_values=regen,
-                         fold_weight_share=share, fold_regen_share=regen_share,
-                         fidelity=self.fidelity, mapping=mapping)
-        known = PhaseCost(gemm, mapping, shape, regen, share, regen_share, cost.cycles,
-                          cost.compute_cycles)
+                                                                  ref, zero_state > 0)
+        if zero_state == 2:
+            known = self._skipping_cost(gemm, mapping, shape, regen,
+                                        self.tracker.references[ref].channel_counts)
+        else:
+            cost = gemm_cost(shape, self.params.array, regen_values=regen,
+                             fold_weight_share=share, fold_regen_share=regen_share,
+                             fidelity=self.fidelity, mapping=mapping)
+            known = PhaseCost(gemm, mapping, shape, regen, share, regen_share, cost.cycles,
+                              cost.compute_cycles)
         self._costs[key] = known
         return known
 
+    def _skipping_cost(self, gemm: Gemm, mapping: Mapping, shape: GemmShape, regen: float,
+                       channels: np.ndarray) -> PhaseCost:
+        """A zero-skipping forward GEMM: folds per PE-column group from the real mask;
+        with ``balance = "sort"`` the sorted assignment too, with its cost, when faster."""
+        p = self.params
+        options = [("none", 0.0, 0.0)]
+        if p.sparsity.balance == "sort":
+            options.append(("sort", *zero_skipping.sort_cost(channels.shape[0],
+                                                             p.update_lanes)))
+        best = None
+        for order, extra_cycles, extra_bytes in options:
+            share = zero_skipping.skipped_fold_shares(channels, p.array.rows, p.array.cols,
+                                                      order)
+            cost = gemm_cost(shape, p.array, regen_values=regen, fold_weight_share=share,
+                             fold_regen_share=share, fidelity=self.fidelity,
+                             mapping=mapping, executed_folds=True)
+            # The sort (on the PEs) runs before the GEMM; its permutation is read with B.
+            time = cost.cycles + extra_cycles
+            if best is None or time < best.cycles:
+                best = PhaseCost(gemm, mapping, shape, regen, share, share, time,
+                                 int(cost.compute_cycles + extra_cycles),
+                                 executed_folds=True, sort_metadata_bytes=extra_bytes)
+        return best
+
     def _reference_inputs(self, gemm: Gemm, phase: str, sizes: dict[str, int],
-                          ref: int) -> tuple:
+                          ref: int, zero: bool = False) -> tuple:
         """(shape, regenerated values per group, fold weight share, fold regen share) of
         one group with the weight in reference state ``ref`` (-1: dense)."""
         p = self.params
@@ -396,7 +471,7 @@ class Replay:
         if ref >= 0:
             state = self.tracker.references[ref]
             fetch = weight_fetch(gemm.b.elements, state.stored, p.weight_bytes, p.storage,
-                                 self.fill, state.padding)
+                                 "zero" if zero else self.fill, state.padding)
             b_bytes, regen = fetch.total_bytes, fetch.regen_values / g
             share, regen_share = state.shares()
         return self._shape(gemm, sizes, b_bytes / g), regen, share, regen_share
@@ -433,8 +508,9 @@ class Replay:
                              info.numel)
             stored = np.where(structured, numel, steps.stored[:, j])
             padding = np.where(structured, 0, steps.padding[:, j])
-            fetch = weight_fetch_arrays(numel, stored, padding, p.weight_bytes, p.storage,
-                                        self.fill)
+            decayed = None if self.zero is None else self.zero[:, j] & ~structured
+            fetch = zero_skipping.fetch_arrays(numel, stored, padding, p.weight_bytes,
+                                               p.storage, self.fill, decayed)
             sparse = fetch["stored"] < numel
             state_bytes = np.where(sparse, fetch["stored"], numel) * p.state_bytes * \
                 self.header.optimizer_state_per_weight
@@ -446,8 +522,10 @@ class Replay:
             rows[:, INDEX["dram_read_bytes.optimizer_state"]] += state_bytes
             rows[:, INDEX["dram_write_bytes.optimizer_state"]] += state_bytes
             # Scoring every weight by its displacement needs every initial value.
+            # (Decayed to zero, the scaffold is 0: the score is |w|, nothing regenerated.)
             if self.fill == "regen":
-                rows[:, INDEX["regen_values"]] += np.where(sparse, numel, 0)
+                gone = decayed if decayed is not None else False
+                rows[:, INDEX["regen_values"]] += np.where(sparse & ~gone, numel, 0)
             elements += numel
         moved = counter(rows, "dram_bytes")
         compute = -(-elements // max(p.update_lanes, 1))
@@ -461,10 +539,46 @@ class Replay:
 
     def options(self) -> dict:
         """What was simulated and how much work the cycle references saved."""
-        return {"cycle_tolerance": self.tolerance,
+        p = self.params
+        out = {"pe_count": p.array.rows * p.array.cols}
+        if p.sparsity is not None or self.zero is not None:
+            out["zero_skipping"] = self.zero_skipping_summary()
+        return {**out, "cycle_tolerance": self.tolerance,
                 "cycle_references": len(self.tracker.references),
                 "cycle_reference_reuses": self.tracker.reused,
                 "signatures": len(self._costs), "workload": self.workload_summary()}
+
+    def zero_skipping_summary(self) -> dict:
+        """What the array skipped and how (see accelsim.sim.sparsity)."""
+        sp = self.params.sparsity
+        decay = zero_skipping.init_decay_of(self.header.method_params)
+        threshold = sp.zero_threshold if sp is not None else None
+        zero_steps = None if self.zero is None else int(self.zero.any(axis=1).sum())
+        all_zero = None if self.zero is None else int(self.zero.all(axis=1).sum())
+        return {
+            "skip": sp.skip if sp else "none", "format": sp.format if sp else None,
+            "balance": sp.balance if sp else "none", "init_decay": decay,
+            "zero_threshold": (f"{threshold[0]} {threshold[1]}" if threshold else
+                               f"rounds to zero in {self.params.weight_dtype}"),
+            "steps_with_decayed_zeros": zero_steps,
+            "steps_every_tensor_decayed": all_zero,
+            "cycles_from_mask": ("fwd" if self.skips_weights
+                                 and self.params.array.flow.stationary == "b" else "none"),
+            "cycles_dense_upper_bound": ["bwd_data"] if self.skips_weights else [],
+            "activations": self._activation_note(),
+        }
+
+    def _activation_note(self) -> str:
+        sp = self.params.sparsity
+        if sp is None or not sp.skips_activations:
+            return "not skipped"
+        if not self.input_density:
+            return ("not skipped: the trace records no ReLU output densities (record "
+                    "--activation-density)")
+        return ("MACs of zero input activations skipped in fwd and bwd_weight of "
+                f"{', '.join(sorted(self.input_density))}, at the recorded density per "
+                "layer-step (activation masks are not recorded, so their cycles stay dense: "
+                "an upper bound)")
 
     def workload_summary(self) -> dict:
         return workload_summary(self.header, self.step_work)
@@ -481,6 +595,7 @@ class _Steps:
         self._stored, self._padding, self._alive = [], [], []
         self._refs, self._total_refs = [], []
         self.training = {"stored_weights": [], "churn": [], "loss": [], "accuracy": []}
+        self.densities: list = []  # recorded ReLU output densities per layer (or None)
 
     def add(self, record, tracker, refs, live_key, alive, churn) -> None:
         self.step.append(record.step)

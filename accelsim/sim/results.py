@@ -45,6 +45,9 @@ COUNTERS = (
     *((f"energy_pj.{p}", f"energy of {p}, pJ (priced: accelsim.sim.pricing)")
       for p in ENERGY_PARTS),
 )
+# A zero-skipping array (accelsim.sim.sparsity): macs.<class> count executed MACs only.
+COUNTERS += (("macs_skipped", "multiply-accumulates a zero-skipping array skipped (a zero "
+              "operand); executed + skipped = the MACs of a dense array"),)
 COUNTER_NAMES = tuple(name for name, _ in COUNTERS)
 INDEX = {name: i for i, name in enumerate(COUNTER_NAMES)}
 ENERGY_COUNTERS = tuple(f"energy_pj.{p}" for p in ENERGY_PARTS)
@@ -77,6 +80,15 @@ def counter(values, name: str):
     if name in DERIVED:
         return sum(float(values.get(part, 0.0)) for part in DERIVED[name])
     return float(values[name])
+
+
+def pe_utilization(row: dict[str, float], pe_count: int | None) -> float | None:
+    """Executed MACs / (PEs x compute cycles) of a per-layer row (None: no MACs, or a
+    result that does not record its PE count)."""
+    macs, compute = counter(row, "macs"), float(row.get("compute_cycles", 0.0))
+    if not pe_count or macs <= 0 or compute <= 0:
+        return None
+    return macs / (pe_count * compute)
 
 
 def sampling_error(step_rows: np.ndarray, covers: np.ndarray) -> dict[str, float | None]:
@@ -204,6 +216,9 @@ class SimResult:
                 if not values.any():
                     continue
                 row = {"name": layer, "phase": phase, **_named(values)}
+                utilization = pe_utilization(row, self.options.get("pe_count"))
+                if utilization is not None:
+                    row["pe_utilization"] = utilization
                 chosen = self.mappings.get((layer, phase))
                 if chosen:
                     row["mapping"] = dict(chosen[0][0])
@@ -298,7 +313,7 @@ def _from_dict(cls, doc: dict[str, Any]) -> SimResult:
     mappings = {}
     for row in doc["layers"]:
         li, pi = layer_names.index(row["name"]), phases.index(row["phase"])
-        layer_rows[li, pi] = [row[name] or 0.0 for name in COUNTER_NAMES]
+        layer_rows[li, pi] = [row.get(name) or 0.0 for name in COUNTER_NAMES]
         if "mappings" in row:
             mappings[(row["name"], row["phase"])] = [
                 ({k: v for k, v in m.items() if k != "training_steps"}, m["training_steps"])
@@ -307,7 +322,9 @@ def _from_dict(cls, doc: dict[str, Any]) -> SimResult:
             mappings[(row["name"], row["phase"])] = [(row["mapping"], float(
                 sum(doc["step_weight"])))]
     per_step = doc["per_step"]
-    step_rows = np.stack([_numbers(per_step[name]) for name in COUNTER_NAMES], axis=-1) \
+    zeros = [0.0] * len(per_step["step"])  # a counter added since the file was written
+    step_rows = np.stack([_numbers(per_step.get(name, zeros)) for name in COUNTER_NAMES],
+                         axis=-1) \
         if per_step["step"] else np.zeros((0, len(COUNTER_NAMES)))
     rows = None
     if "rows" in doc:

@@ -29,7 +29,7 @@ def _gap_padding(gap, bits):
 @njit(cache=True)
 def apply_changes_kernel(mask, starts, sizes, changes, tensors, entering, stored, padding,
                          csr_bits, tensor_layer, fold_offset, layer_k, layer_rows, layer_cols,
-                         layer_folds_n, fold_counts):
+                         layer_folds_n, fold_counts, channel_offset, channel_counts):
     """Apply changes (global indices, their tensors, entering or leaving) in order.
 
     Returns the position of the first change that does not fit the mask (a weight that
@@ -69,6 +69,8 @@ def apply_changes_kernel(mask, starts, sizes, changes, tensors, entering, stored
             fold = ((local - column * k) // layer_rows[layer]) * layer_folds_n[layer] \
                 + column // layer_cols[layer]
             fold_counts[fold_offset[layer] + fold] += 1 if come else -1
+            if channel_counts.shape[0]:
+                channel_counts[channel_offset[layer] + column] += 1 if come else -1
     return -1
 
 
@@ -147,6 +149,9 @@ class Reference:
     padding: int
     fold_counts: np.ndarray | None  # stored weights per fold (None: totals only)
     fold_sizes: np.ndarray | None  # weights per fold
+    # Stored weights per output channel (row of W), for a zero-skipping array's load
+    # balance (accelsim.sim.sparsity); None unless the tracker keeps them.
+    channel_counts: np.ndarray | None = None
 
     def shares(self) -> tuple[np.ndarray | None, np.ndarray | None]:
         """Per fold: share of the stored weights, share of the weights not stored."""
@@ -169,8 +174,9 @@ class StoredSetTracker:
 
     def __init__(self, header: TraceHeader, grids: list[tuple[int, int, int, int, int]],
                  storage, value_bytes: int, fill: str, bytes_per_cycle: float, lanes: int,
-                 tolerance: float):
+                 tolerance: float, keep_channels: bool = False):
         tensors = header.tensors
+        self.keep_channels = keep_channels
         self.ids = [t.tensor_id for t in tensors]
         self.column = {tid: j for j, tid in enumerate(self.ids)}
         self.sizes = np.array([t.numel for t in tensors], dtype=np.int64)
@@ -205,6 +211,13 @@ class StoredSetTracker:
         self.fold_sizes = (np.concatenate(fold_sizes) if fold_sizes
                            else np.zeros(0, dtype=np.int64))
         self.fold_counts = self.fold_sizes.copy()  # every weight stored at first
+        # Stored weights per output channel (kept only for a zero-skipping array).
+        channels = [nn for _, _, nn, _, _ in grids] if keep_channels else []
+        self.channel_offset = np.concatenate([[0], np.cumsum(channels)]).astype(np.int64) \
+            if channels else np.zeros(len(grids) + 1, dtype=np.int64)
+        self.channel_counts = np.repeat(np.array([kk for _, kk, _, _, _ in grids],
+                                                 dtype=np.int64), channels) \
+            if channels else np.zeros(0, dtype=np.int64)
         n_layers = len(grids)
         self.ref_counts = np.zeros_like(self.fold_counts)
         self.ref_stored = np.zeros(n_layers, dtype=np.int64)
@@ -252,11 +265,17 @@ class StoredSetTracker:
         bad = apply_changes_kernel(
             self.mask, self.starts, self.sizes, changes, tensors, entering, self.stored,
             self.padding, self.csr_bits, self.tensor_layer, self.fold_offset, self.layer_k,
-            self.layer_rows, self.layer_cols, self.layer_folds_n, self.fold_counts)
+            self.layer_rows, self.layer_cols, self.layer_folds_n, self.fold_counts,
+            self.channel_offset, self.channel_counts)
         if bad >= 0:
             raise ValueError(f"step {record.step}: a change does not fit the stored set "
                              "before it")
         return total
+
+    def _channel_counts(self, layer: int) -> np.ndarray:
+        """Stored weights per output channel of a GEMM weight (W is (n, k) row-major)."""
+        lo, hi = self.channel_offset[layer], self.channel_offset[layer + 1]
+        return self.channel_counts[lo:hi].copy()
 
     def decide(self) -> tuple[np.ndarray, np.ndarray]:
         """Reference ids per GEMM weight for the present state (-1: dense): fold by fold,
@@ -278,7 +297,8 @@ class StoredSetTracker:
                 self.references.append(Reference(
                     int(self.stored[j]), int(self.padding[j]),
                     self.fold_counts[lo:hi].copy() if folds else None,
-                    self.fold_sizes[lo:hi] if folds else None))
+                    self.fold_sizes[lo:hi] if folds else None,
+                    self._channel_counts(layer) if folds and self.keep_channels else None))
                 current[layer] = len(self.references) - 1
             self.reused += int(np.count_nonzero(flags == 1))
         return self.current.copy(), self.current_total.copy()

@@ -163,14 +163,17 @@ def write_synthetic_dropback(path, header: TraceHeader, steps: int, tracked: int
                              seed: int = 0, keyframe_every: int = 256, *,
                              decay_steps: int | None = None,
                              overwrite: bool = True, fsync: bool = False,
-                             compress_level: int = 1) -> TraceHeader:
+                             compress_level: int = 1,
+                             method_params: dict | None = None) -> TraceHeader:
     """Write a DropBack-like trace of ``steps`` records (steps 1..steps) to ``path``.
 
     Step 1 stores exactly ``tracked`` weights drawn uniformly over all tensors; each later
     step t swaps ``round(churn(t) * tracked)`` of them (``churn_schedule``, decaying over
     ``decay_steps``): as many stored
     weights leave as unstored ones enter, so every step stores exactly ``tracked``.
-    Returns the header written (a copy of ``header`` with method "dropback").
+    ``method_params``: extra DropBack hyper-parameters for the header (e.g.
+    ``{"init_decay": 0.9}``, which the replay reads). Returns the header written (a copy
+    of ``header`` with method "dropback").
     """
     total = header.params_total
     if not 0 < tracked <= total:
@@ -184,7 +187,8 @@ def write_synthetic_dropback(path, header: TraceHeader, steps: int, tracked: int
     out_header.method_params = {
         "budget": tracked, "stored_weights": tracked, "compression": total / tracked,
         "scope": "global", "synthetic": True, "churn_start": churn_start,
-        "churn_end": churn_end, "decay_steps": decay_steps, "seed": seed}
+        "churn_end": churn_end, "decay_steps": decay_steps, "seed": seed,
+        **(method_params or {})}
     out_header.regen = {"name": "synthetic", "version": 1, "seed": seed}
     ids = [t.tensor_id for t in out_header.tensors]
     sizes = np.array([t.numel for t in out_header.tensors], dtype=np.int64)

@@ -375,8 +375,10 @@ def reproducibility() -> dict[str, Any]:
     }
 
 
-def record(config, out: str, overwrite: bool = False, progress: bool = True):
-    """Train as configured and write the trace to ``out``; returns the TrainResult."""
+def record(config, out: str, overwrite: bool = False, progress: bool = True,
+           activation_density: bool = False):
+    """Train as configured and write the trace to ``out``; returns the TrainResult.
+    ``activation_density``: record every ReLU's output density at every recorded step."""
     from accelsim.training.loop import prepare, train
 
     run = prepare(config)
@@ -384,6 +386,7 @@ def record(config, out: str, overwrite: bool = False, progress: bool = True):
     with TraceRecorder(run.model, run.optimizer, out, run.method, net=config.net,
                        dataset=run.data.name, regen_init=run.init, overwrite=overwrite,
                        lr_schedule=config.schedule.to_dict(),
+                       activation_density=activation_density,
                        extra={"seed": config.seed, "epochs": config.epochs}) as recorder:
         result = train(run, progress=progress,
                        on_step=lambda step, loss, lr: recorder.log(loss=loss),

@@ -781,3 +781,40 @@ def test_grouped_conv_reads_its_partial_sums_in_every_group():
     grouped, single = _grouped_pair()
     assert grouped[INDEX["sram_read_bytes"]] == 2 * single[INDEX["sram_read_bytes"]]
     assert grouped[INDEX["energy_pj.sram"]] == pytest.approx(2 * single[INDEX["energy_pj.sram"]])
+
+
+# --- zero-skipping (accelsim.sim.sparsity) -------------------------------------------------
+
+@PROPERTY
+@given(scenario=scenarios(), design=designs(), balance=st.sampled_from(("none", "sort")))
+def test_zero_skipping_executes_at_most_dense_and_never_beats_the_pe_count(
+        scenario, design, balance):
+    """A pruned trace (zeros where nothing is stored) on a weight-skipping array: executed
+    MACs never exceed the same trace's on the array without skipping, executed + skipped
+    equals them, every row's cycles are at least its executed MACs over the PEs, and
+    sorting the work never makes a forward pass slower than the natural assignment."""
+    name, changes = design
+    fmt = changes["storage.format"]
+    assume(fmt != "dense")
+    header = scenario.header(method="swd")
+    records = scenario.records()
+    plain = described(name, changes)
+    skipping = {"sparsity.skip": "weights", "sparsity.format": fmt}
+    natural = described(name, changes, **{k.replace(".", "__"): v for k, v in
+                                          {**skipping, "sparsity.balance": "none"}.items()})
+    chosen = described(name, changes, **{k.replace(".", "__"): v for k, v in
+                                         {**skipping, "sparsity.balance": balance}.items()})
+    dense = run(header, records, plain)
+    skipped = run(header, records, chosen)
+    unsorted = run(header, records, natural)
+    macs = counter_of(skipped.rows, "macs")
+    assert (macs <= counter_of(dense.rows, "macs") * (1 + 1e-12)).all()
+    assert skipped.totals["macs"] + skipped.totals["macs_skipped"] == \
+        pytest.approx(dense.totals["macs"], rel=1e-12)
+    pes = chosen.array.rows * chosen.array.cols
+    compute = skipped.rows[..., INDEX["compute_cycles"]]
+    assert (compute * pes >= macs * (1 - 1e-12)).all()
+    assert (skipped.rows[..., INDEX["cycles"]] >= compute - 1e-9).all()
+    fwd = skipped.phases.index("fwd")
+    assert (skipped.rows[:, :, fwd, INDEX["cycles"]]
+            <= unsorted.rows[:, :, fwd, INDEX["cycles"]] * (1 + 1e-12)).all()
