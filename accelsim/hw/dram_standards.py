@@ -299,7 +299,10 @@ _HBM2 = DramStandard(
     {
         "channels": 8,
         "banks": 16,  # 4 bank groups x 4 banks
-        "row_size": "1 KiB",  # 64 columns x 128 bit
+        # Legacy mode (one 128-bit channel, JESD235): a 2 KiB page, as DRAMsim3 has it (its
+        # 64 columns x 2 for the HBM prefetch, configuration.cc, x 128 bit). Pseudo-channel
+        # mode is channels = 16, bus_width = "64 bit", row_size = "1 KiB" (JESD235A).
+        "row_size": "2 KiB",
         "burst_length": 4,
         "bus_width": "128 bit",
         "data_rate": "2000 MT/s",
@@ -384,7 +387,7 @@ _IDEAL = DramStandard(
 # ddr4-3200 is low because its default row-major address mapping keeps a stream in one
 # bank group (tCCD_L); a bank-interleaved address_mapping serves it much faster.
 BANDWIDTH_EFFICIENCY = {"ddr4-2400": 0.621, "ddr4-3200": 0.490, "lpddr4-2400": 0.838,
-                        "lpddr4-3200": 0.766, "hbm2": 0.685, "ddr3-1600": 0.875}
+                        "lpddr4-3200": 0.766, "hbm2": 0.735, "ddr3-1600": 0.875}
 
 
 def _calibrated(standard: DramStandard) -> DramStandard:

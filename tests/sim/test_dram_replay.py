@@ -394,8 +394,12 @@ def served_cycles(result, hw, requests_of_steps):
     return served
 
 
-@pytest.mark.parametrize("preset, least_added", [("edge-lpddr4", 0.2), ("datacenter-hbm2", 0.1)])
-def test_burst_cycles_wait_for_the_dram_on_a_dram_bound_design(preset, least_added):
+# HBM2's update phases are the DRAM-bound ones (3 of 12 layer-phases since its rows are
+# DRAMsim3's 2 KiB: fewer ACTs let the forward weight streams keep up with the array)
+@pytest.mark.parametrize("preset, least_added, least_bounded",
+                         [("edge-lpddr4", 0.2, 4), ("datacenter-hbm2", 0.1, 3)])
+def test_burst_cycles_wait_for_the_dram_on_a_dram_bound_design(preset, least_added,
+                                                               least_bounded):
     # 256x256 array, 64 KiB SRAM: the bandwidth model's cycles are DRAM-bound.
     hw = load_hardware(preset).replace(
         {"array.rows": 256, "array.cols": 256, "sram.capacity": "64 KiB",
@@ -423,10 +427,10 @@ def test_burst_cycles_wait_for_the_dram_on_a_dram_bound_design(preset, least_add
     np.testing.assert_allclose(burst.rows[..., INDEX["energy_pj.dram"]],
                                plain.rows[..., INDEX["energy_pj.dram"]]
                                + added_s * standby_w * 1e12, rtol=1e-9)
-    assert (burst.rows[..., cycles] > plain.rows[..., cycles]).sum() >= 4
+    assert (burst.rows[..., cycles] > plain.rows[..., cycles]).sum() >= least_bounded
     bound = burst.options["dram_bound"]
     assert bound["added_cycles"] == pytest.approx(burst.totals["cycles"] - plain.totals["cycles"])
-    assert bound["added_fraction"] > least_added  # measured 0.30 (LPDDR4), 0.155 (HBM2)
+    assert bound["added_fraction"] > least_added  # measured 0.30 (LPDDR4), 0.102 (HBM2, 2 KiB rows)
     # Aggregates and time-based energy follow the new cycles.
     assert burst.totals["cycles"] == pytest.approx(float(burst.rows[..., cycles].sum()))
     assert burst.step_rows[0, cycles] == pytest.approx(float(burst.rows[0, ..., cycles].sum()))
