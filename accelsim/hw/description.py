@@ -266,9 +266,10 @@ class Dram:
         "bandwidth_efficiency", "number", "share of the peak bandwidth the bandwidth model's "
         "transfers achieve (it charges bytes / (peak x this)); the standards' values are "
         "calibrated against the burst-level model (bench/dram_calibration.py)")
-    scheduler_window: int | None = param(
+    scheduler_window: int | None = _from_standard(
         "scheduler_window", "count", "pending requests per channel the burst-level model's "
-        "FR-FCFS scheduler chooses from", default=16)
+        "FR-FCFS scheduler chooses from; the standards' values are chosen from the "
+        "comparison with DRAMsim3 (docs/validation.md)")
     bandwidth_words_per_cycle: float | None = param(
         "bandwidth_words_per_cycle", "number", 'ideal only: words of dtypes.weights moved '
         "per array cycle (SCALE-Sim Bandwidth)", default=COMPUTED,

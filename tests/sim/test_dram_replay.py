@@ -395,9 +395,10 @@ def served_cycles(result, hw, requests_of_steps):
 
 
 # HBM2's update phases are the DRAM-bound ones (3 of 12 layer-phases since its rows are
-# DRAMsim3's 2 KiB: fewer ACTs let the forward weight streams keep up with the array)
+# DRAMsim3's 2 KiB: fewer ACTs let the forward weight streams keep up with the array); with
+# its window of 32 they add 5 % (0.155 with 1 KiB rows and window 16, 0.102 at 2 KiB)
 @pytest.mark.parametrize("preset, least_added, least_bounded",
-                         [("edge-lpddr4", 0.2, 4), ("datacenter-hbm2", 0.1, 3)])
+                         [("edge-lpddr4", 0.2, 4), ("datacenter-hbm2", 0.04, 3)])
 def test_burst_cycles_wait_for_the_dram_on_a_dram_bound_design(preset, least_added,
                                                                least_bounded):
     # 256x256 array, 64 KiB SRAM: the bandwidth model's cycles are DRAM-bound.
@@ -430,7 +431,7 @@ def test_burst_cycles_wait_for_the_dram_on_a_dram_bound_design(preset, least_add
     assert (burst.rows[..., cycles] > plain.rows[..., cycles]).sum() >= least_bounded
     bound = burst.options["dram_bound"]
     assert bound["added_cycles"] == pytest.approx(burst.totals["cycles"] - plain.totals["cycles"])
-    assert bound["added_fraction"] > least_added  # measured 0.30 (LPDDR4), 0.102 (HBM2, 2 KiB rows)
+    assert bound["added_fraction"] > least_added  # measured 0.30 (LPDDR4), 0.050 (HBM2)
     # Aggregates and time-based energy follow the new cycles.
     assert burst.totals["cycles"] == pytest.approx(float(burst.rows[..., cycles].sum()))
     assert burst.step_rows[0, cycles] == pytest.approx(float(burst.rows[0, ..., cycles].sum()))
