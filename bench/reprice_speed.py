@@ -1,7 +1,8 @@
 """reprice against the simulate it replaces: the same energy for new prices, how much faster.
 
 For each trace, simulate() on dropback-edge and write RESULT.json; then, for a description
-that differs only in DRAM read/write energy (7 and 5 pJ/bit instead of 8 and 8), time (a)
+that differs only in DRAM read/write energy (flat 7 and 5 pJ/bit instead of the IDD-derived
+6.13 and 5.66, so ACT and standby become 0 too: all prices), time (a)
 a fresh simulate() and (b) load_result() + reprice() of the saved file, and check the totals
 agree (relative 1e-9). Then a larger change (read 4 pJ/bit): on dropback-edge the mapper
 weighs a regenerated value by regen energy / DRAM read energy, so halving the read energy

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from accelsim.errors import ConfigError
 
@@ -35,6 +36,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--pace", action="store_true",
                         help="dramsim3 only: delay requests so that no two share a cycle "
                              "(dramsim3main's trace CPU issues at most one per clock)")
+    parser.add_argument("--config-out", metavar="INI",
+                        help="dramsim3 only: also write the DRAMsim3 ini of the description's "
+                             "DRAM (timings in its clock cycles, organisation, address "
+                             "mapping, IDD currents) to INI, so dramsim3main serves the "
+                             "requests on the DRAM accelsim modelled")
     parser.set_defaults(run=run)
     return parser
 
@@ -46,8 +52,16 @@ def run(args: argparse.Namespace) -> int:
 
     if args.format not in EXPORT_FORMATS:
         raise ConfigError(f"--format {args.format!r}: choose one of {', '.join(EXPORT_FORMATS)}")
-    check_outputs({"--out": args.out}, [args.trace, args.hw])
+    config_out = getattr(args, "config_out", None)
+    check_outputs({"--out": args.out, "--config-out": config_out}, [args.trace, args.hw])
+    if config_out is not None and Path(config_out).resolve() == Path(args.out).resolve():
+        raise ConfigError(f"--config-out {config_out}: the same file as --out")
     hw = load_hardware(args.hw)
+    config = None
+    if config_out is not None:  # before the replay: a description it cannot describe fails fast
+        from accelsim.export.dram_config import config_text
+
+        config = config_text(hw, args.format)
     if args.format == "chrome":
         if args.pace:
             raise ConfigError("--pace is for --format dramsim3 (a chrome timeline has no "
@@ -61,12 +75,18 @@ def run(args: argparse.Namespace) -> int:
 
     summary = write_request_trace(args.trace, hw, args.steps, args.out, args.format,
                                   pace=args.pace)
+    if config is not None:
+        from accelsim.files import atomic_output
+
+        with atomic_output(config_out) as handle:
+            handle.write(config)
     steps = summary["steps"]
     span = f"step {steps[0]}" if len(steps) == 1 else f"{len(steps)} steps ({steps[0]}.." \
         f"{steps[-1]})"
     print(f"{args.format}: {summary['requests']:,} requests ({summary['reads']:,} reads, "
           f"{summary['writes']:,} writes) of {span}, last issued at DRAM cycle "
-          f"{summary['last_cycle']:,}{_pacing(summary)}; {args.out}")
+          f"{summary['last_cycle']:,}{_pacing(summary)}; {args.out}"
+          + (f"; DRAMsim3 ini {config_out}" if config is not None else ""))
     return 0
 
 

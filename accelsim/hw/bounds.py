@@ -50,6 +50,10 @@ BOUNDS: dict[str, tuple[float, str]] = {
     "dram.pre_energy": (1e6, "1 uJ"),
     "dram.background_power": (1e3, "1 kW"),
     "dram.refresh_power": (1e3, "1 kW"),
+    "dram.vdd": (5.0, "5 V"),
+    **{f"dram.{i}": (1e4, "10 A per device") for i in (
+        "idd0", "idd2n", "idd3n", "idd4r", "idd4w", "idd5ab")},
+    "dram.device_width": (1024, "1024 bit"),
     "dram.bandwidth_words_per_cycle": (1e6, "10^6"),
     "regen.lanes": (65536, "65,536"),
     "regen.latency": (10**6, "10^6 cycles"),

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from accelsim.hw.bounds import physical_problem
-from accelsim.hw.dram_standards import DRAM_STANDARDS, IDEAL
+from accelsim.hw.dram_standards import DRAM_STANDARDS, IDD_KEYS, IDEAL, IddModel
 from accelsim.hw.energy import (
     DTYPES,
     ENERGY_TABLES,
@@ -173,6 +173,16 @@ def _timing(key: str, doc: str) -> Any:
     return param(key, "duration", doc, default=COMPUTED, default_doc="from the standard")
 
 
+def _from_idd(key: str, kind: str, doc: str) -> Any:
+    return param(key, kind, doc, default=COMPUTED, check="non_negative",
+                 default_doc="from the IDD currents (0 beside a flat read_energy/write_energy)")
+
+
+def _idd(key: str, kind: str, doc: str) -> Any:
+    return param(key, kind, doc, default=COMPUTED,
+                 default_doc="from the standard (a description gives all eight IDD keys or none)")
+
+
 def _from_standard(key: str, kind: str, doc: str, check: str = "positive") -> Any:
     return param(key, kind, doc, default=COMPUTED, default_doc="from the standard",
                  check=check)
@@ -226,20 +236,29 @@ class Dram:
     trfc_s: float | None = _timing("tRFC", "refresh command duration")
     trefi_s: float | None = _timing("tREFI", "average refresh interval")
     read_energy_pj_per_bit: float = param(
-        "read_energy", "energy_per_bit", "energy per bit read (one burst = this x burst bits)",
-        default=COMPUTED, default_doc="from the standard (ideal: the energy table)",
+        "read_energy", "energy_per_bit", "energy per bit read (one burst = this x burst bits); "
+        "set here: a flat, all-in price (ACT, PRE, background, refresh then 0 unless set)",
+        default=COMPUTED, default_doc="from the IDD currents (ideal: the energy table)",
         check="non_negative")
     write_energy_pj_per_bit: float = param(
-        "write_energy", "energy_per_bit", "energy per bit written", default=COMPUTED,
-        default_doc="from the standard (ideal: the energy table)", check="non_negative")
-    act_energy_pj: float | None = _from_standard("act_energy", "energy", "energy of one ACT",
-                                                 "non_negative")
-    pre_energy_pj: float | None = _from_standard("pre_energy", "energy", "energy of one PRE",
-                                                 "non_negative")
-    background_power_w: float | None = _from_standard(
-        "background_power", "power", "standby power of one rank", "non_negative")
-    refresh_power_w: float | None = _from_standard(
-        "refresh_power", "power", "average refresh power of one rank", "non_negative")
+        "write_energy", "energy_per_bit", "energy per bit written; set here: flat, as "
+        "read_energy", default=COMPUTED,
+        default_doc="from the IDD currents (ideal: the energy table)", check="non_negative")
+    act_energy_pj: float | None = _from_idd("act_energy", "energy", "energy of one ACT")
+    pre_energy_pj: float | None = _from_idd("pre_energy", "energy", "energy of one PRE")
+    background_power_w: float | None = _from_idd(
+        "background_power", "power", "standby power of one rank")
+    refresh_power_w: float | None = _from_idd(
+        "refresh_power", "power", "average refresh power of one rank")
+    vdd_v: float | None = _idd("vdd", "voltage", "supply voltage the IDD currents are drawn at")
+    idd0_ma: float | None = _idd("idd0", "current", "one device's current, ACT-PRE every tRC")
+    idd2n_ma: float | None = _idd("idd2n", "current", "one device's precharge standby current")
+    idd3n_ma: float | None = _idd("idd3n", "current", "one device's active standby current")
+    idd4r_ma: float | None = _idd("idd4r", "current", "one device's current, reading in bursts")
+    idd4w_ma: float | None = _idd("idd4w", "current", "one device's current, writing in bursts")
+    idd5ab_ma: float | None = _idd("idd5ab", "current", "one device's all-bank refresh current")
+    device_width_bits: int | None = _idd("device_width", "bits", "data width of one device "
+                                         "(bus_width / this = devices drawing the currents)")
     address_mapping: tuple[str, ...] | None = param(
         "address_mapping", "address_mapping", "address fields from most to least significant "
         'above the burst offset: "row:bank:column" (row-major), "row:column:bank" (bank-'
@@ -249,9 +268,10 @@ class Dram:
         "bandwidth_efficiency", "number", "share of the peak bandwidth the bandwidth model's "
         "transfers achieve (it charges bytes / (peak x this)); the standards' values are "
         "calibrated against the burst-level model (bench/dram_calibration.py)")
-    scheduler_window: int | None = param(
+    scheduler_window: int | None = _from_standard(
         "scheduler_window", "count", "pending requests per channel the burst-level model's "
-        "FR-FCFS scheduler chooses from", default=16)
+        "FR-FCFS scheduler chooses from; the standards' values are chosen from the "
+        "comparison with DRAMsim3 (docs/validation.md)")
     bandwidth_words_per_cycle: float | None = param(
         "bandwidth_words_per_cycle", "number", 'ideal only: words of dtypes.weights moved '
         "per array cycle (SCALE-Sim Bandwidth)", default=COMPUTED,
@@ -702,8 +722,9 @@ def _build_dram(table: Mapping[str, Any], ctx: Context, energy: EnergyTable) -> 
                  "DRAM's bandwidth follows from data_rate, bus_width and channels")
     merged = {**DRAM_STANDARDS[standard].values, **table}
     values = read_params(Dram, "dram", merged, ctx, skip=("address_mapping",))
+    _dram_energies(values, table, ctx)
     for name, spec in params_of(Dram):
-        if values.get(name, 0) is None and spec.key != "bandwidth_words_per_cycle":
+        if values.get(name, 0) is None and spec.key not in _OPTIONAL_DRAM_KEYS:
             ctx.fail(f"dram.{spec.key}", f'missing required key (standard "{standard}" '
                                          "does not give it)")
     values["address_mapping"] = _address_mapping(merged.get("address_mapping"), ctx)
@@ -711,6 +732,59 @@ def _build_dram(table: Mapping[str, Any], ctx: Context, energy: EnergyTable) -> 
     return Dram(**values)
 
 
+
+
+_IDD_FIELDS = {spec.key: name for name, spec in params_of(Dram) if spec.key in IDD_KEYS}
+_OPTIONAL_DRAM_KEYS = ("bandwidth_words_per_cycle", *IDD_KEYS)
+_FLAT_KEYS = ("read_energy", "write_energy")
+
+
+def _dram_energies(values: dict[str, Any], table: Mapping[str, Any], ctx: Context) -> None:
+    """Fill the energies a timed DRAM leaves unset from its IDD currents (in place).
+
+    An IDD set is all of IDD_KEYS or none. A description that sets ``read_energy`` or
+    ``write_energy`` itself prices DRAM flat (an all-in pJ/bit, as Accelergy's): ACT, PRE,
+    background and refresh it does not set are 0 then, not added on top.
+    """
+    # Currents of one datasheet go together: a description that gives any of them (its
+    # own part's) gives them all, never a mix with the standard's.
+    for given in ([key for key in IDD_KEYS if key in table],
+                  [key for key in IDD_KEYS if values[_IDD_FIELDS[key]] is not None]):
+        if given and len(given) < len(IDD_KEYS):
+            missing = next(key for key in IDD_KEYS if key not in given)
+            ctx.fail(f"dram.{missing}", f"missing from the IDD set ({', '.join(given)} "
+                     f"given; an IDD set needs all of {', '.join(IDD_KEYS)})")
+    derived = _idd_energies(values, ctx) if given else {}
+    flat = any(key in table for key in _FLAT_KEYS)
+    for name, spec in params_of(Dram):
+        if spec.kind in ("energy", "energy_per_bit", "power") and values[name] is None:
+            if name in derived and not (flat and spec.key not in _FLAT_KEYS):
+                values[name] = derived[name]
+            elif flat or name in derived:
+                values[name] = 0.0
+
+
+def _idd_energies(values: dict[str, Any], ctx: Context) -> dict[str, float]:
+    devices, remainder = divmod(values["bus_width_bits"], values["device_width_bits"])
+    if devices < 1 or remainder:
+        ctx.fail("dram.device_width", f"{values['device_width_bits']} bit does not divide "
+                 f"bus_width ({values['bus_width_bits']} bit) into whole devices")
+    for key in ("idd3n", "idd4r", "idd4w", "idd5ab"):
+        if key != "idd3n" and values[_IDD_FIELDS[key]] < values["idd3n_ma"]:
+            ctx.fail(f"dram.{key}", f"{values[_IDD_FIELDS[key]]:g} mA is below idd3n "
+                     f"({values['idd3n_ma']:g} mA, active standby): not a datasheet set")
+    model = IddModel(
+        vdd=values["vdd_v"], idd0=values["idd0_ma"], idd2n=values["idd2n_ma"],
+        idd3n=values["idd3n_ma"], idd4r=values["idd4r_ma"], idd4w=values["idd4w_ma"],
+        idd5ab=values["idd5ab_ma"], devices=devices, tck_s=values["tck_s"],
+        tras_s=values["tras_s"], trp_s=values["trp_s"], trfc_s=values["trfc_s"],
+        trefi_s=values["trefi_s"], burst_length=values["burst_length"],
+        bus_width_bits=values["bus_width_bits"])
+    energies = model.energies()
+    if energies["act_energy_pj"] < 0:
+        ctx.fail("dram.idd0", f"{values['idd0_ma']:g} mA x tRC is below the standby charge "
+                 "(idd3n x tRAS + idd2n x tRP): the derived ACT energy would be negative")
+    return energies
 
 
 def _build_ideal_dram(table: Mapping[str, Any], ctx: Context, energy: EnergyTable) -> Dram:

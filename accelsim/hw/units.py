@@ -67,6 +67,8 @@ KINDS: dict[str, QuantityKind] = {
         QuantityKind("energy_per_bit", "pJ/bit", '"8 pJ/bit"',
                      {"fJ/bit": 1e-3, "pJ/bit": 1.0, "nJ/bit": 1e3}),
         QuantityKind("power", "W", '"1.5 mW"', {"uW": 1e-6, "mW": 1e-3, "W": 1.0}),
+        QuantityKind("current", "mA", '"47 mA"', {"uA": 1e-3, "mA": 1.0, "A": 1e3}),
+        QuantityKind("voltage", "V", '"1.2 V"', {"mV": 1e-3, "V": 1.0}),
         QuantityKind("transfer_rate", "T/s", '"3200 MT/s"', _prefixed("T/s", _DECIMAL)),
         QuantityKind("bandwidth", "B/s", '"25.6 GB/s"',
                      _prefixed("B/s", {**_DECIMAL, **_BINARY})),
@@ -82,6 +84,8 @@ _KIND_WORDS = {
     "energy": "an energy",
     "energy_per_bit": "an energy per bit",
     "power": "a power",
+    "current": "a current",
+    "voltage": "a voltage",
     "transfer_rate": "a transfer rate",
     "bandwidth": "a bandwidth",
 }

@@ -15,6 +15,11 @@ sram       sram_read_bytes x read energy per byte + sram_write_bytes x write ene
            per byte (an access of ``sram.width`` bits, the ifmap buffer's, divided by
            its bytes)
 dram       DRAM bytes read x read pJ/bit x 8 + bytes written x write pJ/bit x 8
+           + DRAM bytes x (ACT + PRE energy) / row size (the bandwidth model's traffic
+           streams whole rows: one ACT-PRE per row of bytes moved) + cycles / array
+           clock x (background + refresh power) x ranks x channels (the DRAM stands by
+           for the whole run). The IDD-derived prices (accelsim.hw.dram_standards); a
+           flat read_energy/write_energy leaves only the first line
 regen      regen_values x the regeneration unit's energy per value
 leakage    cycles / array clock x SRAM leakage power
 ========== ==========================================================================
@@ -44,7 +49,8 @@ PRICE_KEYS = (
     "sram.buffers.*.read_energy_pj", "sram.buffers.*.write_energy_pj",
     "dram.read_energy_pj_per_bit", "dram.write_energy_pj_per_bit",
     "dram.act_energy_pj", "dram.pre_energy_pj", "dram.background_power_w",
-    "dram.refresh_power_w",
+    "dram.refresh_power_w", "dram.vdd_v", "dram.idd0_ma", "dram.idd2n_ma", "dram.idd3n_ma",
+    "dram.idd4r_ma", "dram.idd4w_ma", "dram.idd5ab_ma", "dram.device_width_bits",
     "regen.energy_per_value_pj",
     "energy.table",
 )
@@ -62,6 +68,8 @@ class Prices:
     sram_write_pj_per_byte: float
     dram_read_pj_per_byte: float
     dram_write_pj_per_byte: float
+    dram_act_pj_per_byte: float  # one ACT + PRE per row of bytes moved
+    dram_standby_w: float  # background + refresh, every rank of every channel
     regen_pj_per_value: float
     leakage_w: float
     clock_hz: float  # converts cycles to seconds for leakage
@@ -80,6 +88,9 @@ def prices_of(hw: Hardware) -> Prices:
         sram_write_pj_per_byte=buffer.write_energy_pj / width_bytes,
         dram_read_pj_per_byte=8 * dram.read_energy_pj_per_bit,
         dram_write_pj_per_byte=8 * dram.write_energy_pj_per_bit,
+        dram_act_pj_per_byte=dram_act_pj_per_byte(dram),
+        dram_standby_w=0.0 if dram.is_ideal else (
+            (dram.background_power_w + dram.refresh_power_w) * dram.ranks * dram.channels),
         regen_pj_per_value=hw.regen.energy_per_value_pj if hw.regen else 0.0,
         leakage_w=sram.leakage_power_w,
         clock_hz=hw.array.clock_hz,
@@ -100,12 +111,19 @@ def _mac_kinds(mac_class: str) -> tuple[str, str]:
     raise ValueError(f"not a MAC class: {mac_class!r}")
 
 
+def dram_act_pj_per_byte(dram) -> float:
+    """ACT + PRE energy per DRAM byte of a stream that fills each row it opens."""
+    if dram.is_ideal:
+        return 0.0
+    return (dram.act_energy_pj + dram.pre_energy_pj) / dram.row_size_bytes
+
+
 def regen_byte_cost(hw: Hardware) -> float:
     """A regenerated value's energy in DRAM-read-byte equivalents: the one price ratio
     the mapper's objective weighs (accelsim.sim.gemm_cost.choose_mappings)."""
     if hw.regen is None:
         return 0.0
-    per_byte = hw.dram.read_energy_pj_per_bit * 8
+    per_byte = hw.dram.read_energy_pj_per_bit * 8 + dram_act_pj_per_byte(hw.dram)
     return hw.regen.energy_per_value_pj / per_byte if per_byte else math.inf
 
 
@@ -116,13 +134,15 @@ def price(values: np.ndarray, prices: Prices) -> np.ndarray:
     values[..., INDEX["energy_pj.sram"]] = (
         counter(values, "sram_read_bytes") * prices.sram_read_pj_per_byte
         + counter(values, "sram_write_bytes") * prices.sram_write_pj_per_byte)
+    seconds = counter(values, "cycles") / prices.clock_hz
     values[..., INDEX["energy_pj.dram"]] = (
         counter(values, "dram_read_bytes") * prices.dram_read_pj_per_byte
-        + counter(values, "dram_write_bytes") * prices.dram_write_pj_per_byte)
+        + counter(values, "dram_write_bytes") * prices.dram_write_pj_per_byte
+        + counter(values, "dram_bytes") * prices.dram_act_pj_per_byte
+        + seconds * prices.dram_standby_w * 1e12)
     values[..., INDEX["energy_pj.regen"]] = (counter(values, "regen_values")
                                             * prices.regen_pj_per_value)
-    values[..., INDEX["energy_pj.leakage"]] = (counter(values, "cycles") / prices.clock_hz
-                                              * prices.leakage_w * 1e12)
+    values[..., INDEX["energy_pj.leakage"]] = seconds * prices.leakage_w * 1e12
     return values
 
 

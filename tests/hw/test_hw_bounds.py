@@ -66,7 +66,7 @@ def test_every_numeric_key_has_a_bound():
     from accelsim.hw.schema import params_of
 
     numeric = ("count", "frequency", "duration", "size", "energy", "energy_per_bit", "power",
-               "bits", "transfer_rate", "number")
+               "bits", "transfer_rate", "number", "current", "voltage")
     unbounded = []
     for section in SECTIONS:
         for _, spec in params_of(SECTION_CLASSES[section]):

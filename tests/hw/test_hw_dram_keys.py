@@ -19,6 +19,16 @@ TRACE = str(ROOT / "traces" / "lenet300-dropback25.trace")
     (['tWTR_L = "1 ns"'], "dram.tWTR_L"),  # shorter than tWTR (2.5 ns)
     (['tCCD_L = "1 ns"'], "dram.tCCD_L"),
     (["bank_groups = 3"], "dram.bank_groups"),
+    # an IDD set of the description's own part, idd5ab left out
+    (['vdd = "1.2 V"', 'idd0 = "57 mA"', 'idd2n = "37 mA"', 'idd3n = "52 mA"',
+      'idd4r = "168 mA"', 'idd4w = "150 mA"', 'device_width = "8 bit"'], "dram.idd5ab"),
+    (['idd0 = "57 mW"'], "dram.idd0"),
+    (['vdd = "1.2 V"', 'idd0 = "57 mA"', 'idd2n = "37 mA"', 'idd3n = "52 mA"',
+      'idd4r = "40 mA"', 'idd4w = "150 mA"', 'idd5ab = "250 mA"', 'device_width = "8 bit"'],
+     "dram.idd4r"),  # below active standby
+    (['vdd = "1.2 V"', 'idd0 = "57 mA"', 'idd2n = "37 mA"', 'idd3n = "52 mA"',
+      'idd4r = "168 mA"', 'idd4w = "150 mA"', 'idd5ab = "250 mA"', 'device_width = "24 bit"'],
+     "dram.device_width"),
 ])
 def test_bad_dram_key_is_one_line_naming_file_and_key(lines, key, tmp_path, capsys):
     description = tmp_path / "bad.toml"

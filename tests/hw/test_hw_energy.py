@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from accelsim.errors import ConfigError
-from accelsim.hw.dram_standards import DRAM_STANDARDS
+from accelsim.hw import load_hardware
 from accelsim.hw.energy import (
     DRAM_ENERGY_PER_BIT,
     ENERGY_TABLES,
@@ -18,7 +18,6 @@ from accelsim.hw.energy import (
     sram_access_energy_pj,
     sram_leakage_w,
 )
-from accelsim.hw.units import parse_quantity
 
 KIB, MIB = 1024, 1024 * 1024
 
@@ -112,10 +111,79 @@ def test_dram_energy_per_bit_per_standard_is_accelergys():
 
 
 def test_ddr4_3200_energies_match_the_dramsim3_derived_reference():
-    values = DRAM_STANDARDS["ddr4-3200"].values
+    dram = load_hardware("edge-lpddr4").replace({"dram.standard": "ddr4-3200"}).dram
     # shared/reference/hardware.md: ~2.8 nJ per 64-byte read burst (~5.5 pJ/bit), ~4.2 nJ/ACT.
-    assert parse_quantity(values["read_energy"], "energy_per_bit") == pytest.approx(5.5, rel=0.02)
-    assert parse_quantity(values["act_energy"], "energy") == pytest.approx(4200, rel=0.01)
+    assert dram.read_energy_pj_per_bit == pytest.approx(5.5, rel=0.02)
+    assert dram.act_energy_pj == pytest.approx(4200, rel=0.01)
+
+
+# DRAMsim3 configuration.cc InitPowerParams, written out by hand from the ini files' values
+# (mA, V, clock counts; x devices per rank) so the derivation is checked, not restated.
+IDD_REFERENCE = {
+    # LPDDR4_8Gb_x16_2400.ini at the lpddr4-3200 timings (Ramulator nRAS 68, nRP 27 at
+    # 0.625 ns), 2 x16 dies on 32 bit; its read/write per bit are the 2400 bin's (tCK 1/1.2)
+    "edge-lpddr4": {"act_energy_pj": 1.2 * (80 * 95 - (47 * 68 + 34 * 27)) * 0.625 * 2,
+                    "read_energy_pj_per_bit": 1.2 * (243 - 47) * 8 / 1.2 / 256,
+                    "write_energy_pj_per_bit": 1.2 * (228 - 47) * 8 / 1.2 / 256,
+                    "background_power_w": 1.2 * 47 * 2e-3,
+                    "refresh_power_w": 1.2 * (280 - 47) * 288 / 6247 * 2e-3},
+    # HBM2_8Gb_x128.ini, one 128-bit device per channel, tCK 1 ns
+    "datacenter-hbm2": {"act_energy_pj": 1.2 * (65 * 48 - (55 * 34 + 40 * 14)),
+                        "read_energy_pj_per_bit": 1.2 * (390 - 55) * 2 / 512,
+                        "write_energy_pj_per_bit": 1.2 * (500 - 55) * 2 / 512,
+                        "background_power_w": 1.2 * 55e-3,
+                        "refresh_power_w": 1.2 * (250 - 55) * 260 / 3900 * 1e-3},
+}
+
+
+@pytest.mark.parametrize("preset", list(IDD_REFERENCE))
+def test_presets_price_dram_from_the_idd_currents(preset):
+    dram = load_hardware(preset).dram
+    for field, expected in IDD_REFERENCE[preset].items():
+        assert getattr(dram, field) == pytest.approx(expected, rel=1e-5), field
+    assert dram.pre_energy_pj == 0  # IDD0's ACT-PRE cycle covers it
+
+
+def test_lpddr4_2400_is_dramsim3s_file():
+    dram = load_hardware("edge-lpddr4").replace({"dram.standard": "lpddr4-2400"}).dram
+    tck = 1 / 1.2  # ns
+    assert (dram.bus_width_bits, dram.banks, dram.bank_groups, dram.row_size_bytes) == \
+        (64, 8, 2, 8192)
+    assert dram.tcl_s == pytest.approx(17 * tck * 1e-9, rel=1e-5)
+    assert dram.tcwl_s == pytest.approx(14 * tck * 1e-9, rel=1e-5)
+    # four x16 dies draw the currents: ACT = 1.2 V x (80 x 47 - (47 x 32 + 34 x 15)) x 4
+    assert dram.act_energy_pj == pytest.approx(1.2 * (80 * 47 - (47 * 32 + 34 * 15)) * tck * 4,
+                                               rel=1e-5)
+    assert dram.background_power_w == pytest.approx(1.2 * 47 * 4e-3)
+
+
+def test_a_flat_read_energy_is_all_in():
+    # eyeriss-like sets Timeloop's 8 pJ/bit itself: ACT, background and refresh stay 0
+    dram = load_hardware("eyeriss-like").dram
+    assert (dram.read_energy_pj_per_bit, dram.act_energy_pj, dram.background_power_w,
+            dram.refresh_power_w) == (8.0, 0.0, 0.0, 0.0)
+    # setting one of them after the IDD energies were derived: flat from then on
+    flat = load_hardware("edge-lpddr4").replace({"dram.read_energy": "8 pJ/bit"}).dram
+    assert (flat.act_energy_pj, flat.background_power_w, flat.refresh_power_w) == (0, 0, 0)
+    assert flat.write_energy_pj_per_bit == pytest.approx(IDD_REFERENCE["edge-lpddr4"][
+        "write_energy_pj_per_bit"], rel=1e-5)  # the unset direction keeps its IDD price
+    # an explicit ACT energy beside the flat price is kept
+    both = load_hardware("edge-lpddr4").replace({"dram.read_energy": "8 pJ/bit",
+                                                 "dram.act_energy": "1 nJ"}).dram
+    assert both.act_energy_pj == 1000
+
+
+SET_2400 = {"dram.vdd": "1.2 V", "dram.idd0": "80 mA", "dram.idd2n": "34 mA",
+            "dram.idd3n": "60 mA", "dram.idd4r": "243 mA", "dram.idd4w": "228 mA",
+            "dram.idd5ab": "280 mA", "dram.device_width": "16 bit"}
+
+
+def test_a_description_s_own_idd_set_prices_it():
+    base = load_hardware("edge-lpddr4")
+    hotter = base.replace(SET_2400).dram
+    assert hotter.background_power_w == pytest.approx(1.2 * 60 * 2e-3)
+    assert hotter.act_energy_pj < base.dram.act_energy_pj  # more standby charge subtracted
+    assert hotter.read_energy_pj_per_bit == base.dram.read_energy_pj_per_bit  # explicit
 
 
 def test_regen_energy_is_the_sum_of_its_datapath():

@@ -172,7 +172,9 @@ def test_a_child_changing_the_format_or_standard_drops_dependent_keys(write_toml
     hardware = load_hardware(child)
     assert hardware.storage.index_bits is None  # coo's auto, not the parent's csr 4 bits
     assert hardware.dram.channels == 8 and hardware.dram.bus_width_bits == 128
-    assert hardware.dram.read_energy_pj_per_bit == 6.25
+    # hbm2's own IDD-derived read energy (DRAMsim3 HBM2_8Gb_x128.ini: 1.2 V x (390 - 55) mA
+    # x 2 ns per 512-bit burst), not the LPDDR4 parent's 6.125
+    assert hardware.dram.read_energy_pj_per_bit == pytest.approx(1.2 * 335 * 2 / 512)
 
 
 def test_extends_loop_is_an_error(write_toml, minimal_text):

@@ -41,8 +41,40 @@ def test_reprice_of_dram_energy_equals_a_fresh_simulate(trace):
                {k: v for k, v in theirs.items() if isinstance(v, float)})
     np.testing.assert_allclose(again.per_step()["energy_pj"], fresh.per_step()["energy_pj"],
                                rtol=1e-9)
-    assert again.options["repriced"]["changed"] == ["dram.read_energy_pj_per_bit",
-                                                    "dram.write_energy_pj_per_bit"]
+    # a flat read/write price is all-in: the IDD-derived ACT, background and refresh go to 0
+    assert again.options["repriced"]["changed"] == [
+        "dram.act_energy_pj", "dram.background_power_w", "dram.read_energy_pj_per_bit",
+        "dram.refresh_power_w", "dram.write_energy_pj_per_bit"]
+
+
+SET = {"dram.vdd": "1.2 V", "dram.idd0": "90 mA", "dram.idd2n": "34 mA", "dram.idd3n": "47 mA",
+       "dram.idd4r": "243 mA", "dram.idd4w": "228 mA", "dram.idd5ab": "280 mA",
+       "dram.device_width": "16 bit"}
+
+
+def test_reprice_of_idd_currents_equals_a_fresh_simulate():
+    # a hotter IDD0 (ACT energy, and so the mapper's regen weight: within its range here)
+    # and the standby terms are prices: reprice follows them exactly
+    base = load_hardware("edge-lpddr4")
+    hotter = base.replace({**SET, "dram.idd3n": "60 mA"})
+    before = simulate(DENSE, base, steps=STEPS)
+    again, fresh = reprice(before, hotter), simulate(DENSE, hotter, steps=STEPS)
+    assert again.totals["energy_pj.dram"] > before.totals["energy_pj.dram"]
+    _close(again.totals, fresh.totals)
+    assert "dram.idd3n_ma" in again.options["repriced"]["changed"]
+
+
+def test_bandwidth_model_dram_energy_is_its_parts():
+    hw = load_hardware("datacenter-hbm2")
+    result = simulate(DENSE, hw, steps=STEPS)
+    dram, totals = hw.dram, result.totals
+    seconds = totals["cycles"] / hw.array.clock_hz
+    expected = (totals["dram_read_bytes"] * 8 * dram.read_energy_pj_per_bit
+                + totals["dram_write_bytes"] * 8 * dram.write_energy_pj_per_bit
+                + totals["dram_bytes"] / dram.row_size_bytes * dram.act_energy_pj
+                + seconds * 8 * (dram.background_power_w + dram.refresh_power_w) * 1e12)
+    assert totals["energy_pj.dram"] == pytest.approx(expected, rel=1e-9)
+    assert dram.act_energy_pj > 0 and dram.background_power_w > 0
 
 
 @pytest.mark.parametrize("regen_energy", ["1 pJ", "50 pJ", "400 pJ", "5000 pJ", "1e6 pJ"])

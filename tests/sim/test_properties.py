@@ -581,10 +581,14 @@ def test_energy_is_the_sum_of_nonnegative_components(scenario, design):
             "mac": sum(row[INDEX[f"macs.{c}"]] * pj for c, pj in params.prices.mac_pj.items()),
             "sram": (row[INDEX["sram_read_bytes"]] * params.prices.sram_read_pj_per_byte
                      + row[INDEX["sram_write_bytes"]] * params.prices.sram_write_pj_per_byte),
+            # bursts at their pJ/bit, one ACT-PRE per row of bytes, standby for the cycles
             "dram": (sum(row[INDEX[f"dram_read_bytes.{o}"]] for o in TRAFFIC_CLASSES)
                      * params.prices.dram_read_pj_per_byte
                      + sum(row[INDEX[f"dram_write_bytes.{o}"]] for o in TRAFFIC_CLASSES)
-                     * params.prices.dram_write_pj_per_byte),
+                     * params.prices.dram_write_pj_per_byte
+                     + row_dram(row) * params.prices.dram_act_pj_per_byte
+                     + row[INDEX["cycles"]] / params.clock_hz * params.prices.dram_standby_w
+                     * 1e12),
             "regen": row[INDEX["regen_values"]] * params.prices.regen_pj_per_value,
             "leakage": row[INDEX["cycles"]] / params.clock_hz * params.prices.leakage_w * 1e12,
         }

@@ -129,7 +129,8 @@ def test_zero_tolerance_cycles_are_each_steps_own(tmp_path):
 @pytest.mark.parametrize("tolerance", [0.005, 0.05])
 def test_tolerance_bounds_cycles_and_leaves_counts_exact(tolerance):
     """References trade cycle accuracy (bounded by the tolerance) for work; every other
-    counter but leakage energy (which follows cycles) is the same as the exact replay's."""
+    counter but the time-based energy (leakage, DRAM standby: they follow the cycles) is the
+    same as the exact replay's."""
     header, params = open_trace(SAMPLE).header, sim_params(load_hardware("dropback-edge"))
     with open_trace(SAMPLE) as reader:
         records = list(reader.iter_changes())[:80]
@@ -137,11 +138,15 @@ def test_tolerance_bounds_cycles_and_leaves_counts_exact(tolerance):
     fast = replay_records(header, records, params, cycle_tolerance=tolerance)
     assert fast.options["cycle_references"] < exact.options["cycle_references"]
     for name in COUNTER_NAMES:
-        if name in ("cycles", "energy_pj.leakage"):
+        if name in ("cycles", "energy_pj.leakage", "energy_pj.dram"):
             continue
         np.testing.assert_array_equal(fast.rows[..., INDEX[name]], exact.rows[..., INDEX[name]],
                                       err_msg=name)
     cycles, truth = fast.rows[..., INDEX["cycles"]], exact.rows[..., INDEX["cycles"]]
+    standby = (cycles - truth) / params.clock_hz * params.prices.dram_standby_w * 1e12
+    np.testing.assert_allclose(fast.rows[..., INDEX["energy_pj.dram"]],
+                               exact.rows[..., INDEX["energy_pj.dram"]] + standby,
+                               rtol=1e-9, atol=1e-6)  # the bytes' part is exact
     error = np.abs(cycles - truth) / np.maximum(truth, 1)
     assert error.max() <= tolerance
     assert error.max() > 0  # references really were reused across differing steps
