@@ -817,7 +817,9 @@ def test_zero_skipping_executes_at_most_dense_and_never_beats_the_pe_count(
         pytest.approx(dense.totals["macs"], rel=1e-12)
     pes = chosen.array.rows * chosen.array.cols
     compute = skipped.rows[..., INDEX["compute_cycles"]]
-    assert (compute * pes >= macs * (1 - 1e-12)).all()
+    # SCALE-Sim counts folds x (fill + T) - 1: one cycle per GEMM can fall short (a 1x1
+    # os array computes one MAC in "0" cycles), as test_grouped_conv_costs_its_groups says.
+    assert ((compute + 1) * pes >= macs * (1 - 1e-12)).all()
     assert (skipped.rows[..., INDEX["cycles"]] >= compute - 1e-9).all()
     fwd = skipped.phases.index("fwd")
     assert (skipped.rows[:, :, fwd, INDEX["cycles"]]
