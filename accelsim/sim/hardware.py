@@ -47,4 +47,7 @@ def sim_params(hw: Hardware, dram_efficiency: bool = True) -> SimParams:
         pinned=tuple((pin.layer, "" if pin.phase == "all" else pin.phase,
                       Mapping(pin.chunks, pin.rows_outer))
                      for pin in hw.mappings),
+        sram_capacity_bytes=float(sram.total_capacity_bytes),
+        double_buffered=sram.double_buffered, residency=sram.residency,
+        fuse_update=hw.fusion.weight_update,
     )
