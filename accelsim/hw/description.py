@@ -57,7 +57,9 @@ DTYPE_BYTES = {"int8": 1, "int16": 2, "int32": 4, "fp16": 2, "bf16": 2, "fp32": 
 ADDRESS_FIELDS = ("row", "rank", "bank", "column", "channel")
 CSR_DEFAULT_INDEX_BITS = 4  # EIE (Han et al., ISCA 2016): 4-bit relative row index
 REGEN_DEFAULT_LATENCY = 60  # cycles; estimated pipeline depth, see docs/hardware.md
-SECTIONS = ("array", "sram", "dram", "regen", "storage", "dtypes", "energy", "mapping")
+SECTIONS = ("array", "sram", "dram", "regen", "storage", "dtypes", "energy", "mapping",
+            "fusion")
+RESIDENCY_POLICIES = ("nearest_use", "none")  # accelsim.sim.residency
 SECTIONS += ("sparsity",)  # zero-skipping (accelsim.hw.sparsity)
 GEMM_PHASES = ("fwd", "bwd_data", "bwd_weight")
 LOOP_ORDERS = ("rows-outer", "cols-outer")
@@ -154,6 +156,12 @@ class Sram:
         check="non_negative")
     double_buffered: bool = param("double_buffered", "flag", "half of each buffer is the "
                                   "working set while the other half fills", default=True)
+    residency: str = param(
+        "residency", "choice", "which tensors stay on chip between their uses: "
+        "nearest_use keeps those used again soonest while they fit (activations, their "
+        "stash, gradients, weights and optimizer state; docs/simulator.md); none sends "
+        "every operand through DRAM (SCALE-Sim)", default="nearest_use",
+        choices=RESIDENCY_POLICIES)
     buffers: tuple[SramBuffer, ...] = derived("the buffers with their capacities and "
                                               "resolved energies", "section")
 
@@ -334,6 +342,15 @@ class Regen:
 
 
 @dataclass(frozen=True)
+class Fusion:
+    """Work the accelerator fuses instead of sending it through DRAM."""
+
+    weight_update: bool = param(
+        "weight_update", "flag", "the weight-gradient GEMM applies the optimizer update "
+        "tile by tile: no weight gradient is written to DRAM or read back", default=False)
+
+
+@dataclass(frozen=True)
 class Storage:
     """How stored weights are laid out in DRAM, and what their metadata costs.
 
@@ -471,6 +488,7 @@ class Hardware:
     regen: Regen | None = param("regen", "section", "regeneration unit; absent (or "
                                 "`regen = false`) when the design has none", default=COMPUTED)
     storage: Storage = param("storage", "section", "weight storage format", default=COMPUTED)
+    fusion: Fusion = param("fusion", "section", "fused work", default=COMPUTED)
     dtypes: Dtypes = param("dtypes", "section", "number formats", default=COMPUTED)
     energy: Energy = param("energy", "section", "energy table", default=COMPUTED)
     mappings: tuple[MappingPin, ...] = param(
@@ -601,6 +619,7 @@ def build_hardware(inputs: Mapping[str, Any], *, source: str,
         dram=_build_dram(_table(inputs, "dram", ctx), ctx, table),
         regen=_build_regen(inputs, ctx, table),
         storage=_build_storage(_table(inputs, "storage", ctx), ctx),
+        fusion=Fusion(**read_params(Fusion, "fusion", _table(inputs, "fusion", ctx), ctx)),
         dtypes=dtypes,
         energy=energy,
         mappings=_build_mappings(inputs, ctx),

@@ -48,4 +48,7 @@ def sim_params(hw: Hardware, dram_efficiency: bool = True) -> SimParams:
                       Mapping(pin.chunks, pin.rows_outer))
                      for pin in hw.mappings),
         sparsity=hw.sparsity, weight_dtype=hw.dtypes.weights,
+        sram_capacity_bytes=float(sram.total_capacity_bytes),
+        double_buffered=sram.double_buffered, residency=sram.residency,
+        fuse_update=hw.fusion.weight_update,
     )

@@ -43,6 +43,7 @@ from accelsim.sim.lowering import (
     update_passes,
 )
 from accelsim.sim.pricing import Prices, price_result
+from accelsim.sim.residency import LOSS, ResidencyPlan, Tensor, plan, step_ops
 from accelsim.sim.results import INDEX, SimResult, counter, sampling_error
 from accelsim.sim.storage import fill_rule, weight_fetch
 from accelsim.sim.tracker import StoredSetTracker
@@ -72,6 +73,12 @@ class SimParams:
     pinned: tuple[tuple[str, str, Mapping], ...] = ()
     sparsity: Sparsity | None = None  # zero-skipping (accelsim.sim.sparsity)
     weight_dtype: str = "fp32"  # dtypes.weights: where a decayed initial value is zero
+    # On-chip residency (accelsim.sim.residency): the SRAM's total bytes, whether tiles
+    # are double-buffered, the policy; and whether the update is fused into bwd_weight.
+    sram_capacity_bytes: float = 0.0
+    double_buffered: bool = True
+    residency: str = "none"
+    fuse_update: bool = False
 
     def pinned_mapping(self, layer: str, phase: str) -> Mapping | None:
         for name, pinned_phase, mapping in self.pinned:
@@ -255,6 +262,10 @@ class Replay:
         groups: dict[tuple, list[int]] = {}  # steps by live filters
         for i, key in enumerate(steps.live):
             groups.setdefault(key, []).append(i)
+        updates = [self._update_rows(steps, update.tensor_ids) for update in self.updates]
+        plans = {key: self._plan(key, updates) for key in groups}
+        self.residency_summary = next(iter(plans.values())).summary(self.params.residency) \
+            if plans else None
         weighted = {layer.name: i for i, layer in enumerate(self.weighted)}
         for gi, layer in enumerate(self.layers):
             li = position[layer.name]
@@ -265,7 +276,8 @@ class Replay:
                 for pi, phase in enumerate(self.phases):
                     if phase == "update":
                         continue
-                    block = self._phase_rows(layer, live, phase, steps, where, wi)
+                    served = self._served(plans[key], gi, phase)
+                    block = self._phase_rows(layer, live, phase, steps, where, wi, served)
                     add(li, pi, block * layer_passes(self.step_work, layer.name), where)
         every = np.arange(n)
         for module, layer in self.graph_gemms:
@@ -275,12 +287,137 @@ class Replay:
                 add(position[module], self.phases.index(phase), block, every)
         if "update" in self.phases:
             pi = self.phases.index("update")
-            for li, update in enumerate(self.updates):
-                add(li, pi, self._update_rows(steps, update.tensor_ids), every)
+            for li in range(len(self.updates)):
+                block = updates[li].copy()
+                for key, members in groups.items():
+                    at = np.asarray(members, dtype=np.int64)
+                    block[at] = self._served_update(block[at], plans[key], li)
+                add(li, pi, block, every)
         return rows, layer_rows, step_rows
 
+    # -- residency ---------------------------------------------------------------------
+    def _plan(self, key: tuple, updates: list[np.ndarray]) -> ResidencyPlan:
+        """The residency plan of the step's tensors with these live filters."""
+        p = self.params
+        live, sizes = self._live[key], self._sizes()
+        gemms = {(i, phase): lower(layer, phase) for i, layer in enumerate(live)
+                 for phase in ("fwd", "bwd_data", "bwd_weight")}
+        ops = step_ops(len(live), [gemms[(i, "bwd_data")] is not None
+                                   for i in range(len(live))], len(self.updates))
+        at = {(op.phase, op.layer): k for k, op in enumerate(ops)}
+        loss = at[(LOSS, -1)]
+        by_name = {update.layer: u for u, update in enumerate(self.updates)}
+
+        def peak(u: int, *names: str) -> float:
+            return float(max((sum(updates[u][:, INDEX[n]].max(initial=0.0) for n in names)),
+                             0.0))
+
+        weight_bytes = {u: peak(u, "dram_read_bytes.weights", "dram_read_bytes.metadata")
+                        for u in range(len(self.updates))}
+
+        def nbytes(gemm: Gemm, slot: str) -> float:
+            operand = getattr(gemm, slot)
+            if operand.is_weight and gemm.layer in by_name:
+                return weight_bytes[by_name[gemm.layer]]
+            return float(operand.elements * sizes[operand.role])
+
+        factor = 2.0 if p.double_buffered else 1.0
+        reserve = [0.0] * len(ops)
+        for (i, phase), gemm in gemms.items():
+            if gemm is not None:
+                reserve[at[(phase, i)]] = factor * sum(nbytes(gemm, s) for s in "abo")
+        for u in range(len(self.updates)):
+            reserve[at[("update", u)]] = factor * peak(
+                u, "dram_read_bytes.weights", "dram_read_bytes.metadata",
+                "dram_read_bytes.gradients", "dram_read_bytes.optimizer_state")
+        tensors: list[Tensor] = []
+        last = len(live) - 1
+        consumer = {i: i + 1 for i in range(last)
+                    if self.sources[i + 1].previous is self.layers[i]}
+        fed = set(consumer.values())
+        for i, layer in enumerate(live):
+            fwd, bwd_w, bwd_d = gemms[(i, "fwd")], gemms[(i, "bwd_weight")], \
+                gemms[(i, "bwd_data")]
+            act = Tensor(f"act:{layer.name}", nbytes(fwd, "o"), [(at[("fwd", i)], "o")])
+            grad = Tensor(f"grad:{layer.name}", nbytes(bwd_w, "b"))
+            j = consumer.get(i)
+            if j is not None:
+                act.bytes = max(act.bytes, nbytes(gemms[(j, "fwd")], "a"))
+                act.uses += [(at[("fwd", j)], "a"), (at[("bwd_weight", j)], "a")]
+                if gemms[(j, "bwd_data")] is not None:
+                    grad.uses.append((at[("bwd_data", j)], "o"))
+                else:
+                    grad.external = True
+            elif i == last:
+                act.uses.append((loss, "a"))
+                grad.uses.append((loss, "o"))
+            else:
+                grad.external = True
+            if i not in fed:  # its input comes from outside the chain: DRAM first
+                tensors.append(Tensor(f"input:{layer.name}", nbytes(fwd, "a"),
+                                      [(at[("fwd", i)], "a"), (at[("bwd_weight", i)], "a")],
+                                      external=True))
+            if bwd_d is not None:
+                grad.uses.append((at[("bwd_data", i)], "a"))
+            grad.uses.append((at[("bwd_weight", i)], "b"))
+            tensors += [act, grad]
+            u = by_name.get(layer.name)
+            weight_uses = [(at[("fwd", i)], "b")]
+            if bwd_d is not None:
+                weight_uses.append((at[("bwd_data", i)], "b"))
+            if u is not None:
+                weight_uses += [(at[("update", u)], "weights"),
+                                (at[("update", u)], "weights_write")]
+                if not p.fuse_update:
+                    tensors.append(Tensor(f"weight_grad:{layer.name}",
+                                          peak(u, "dram_read_bytes.gradients"),
+                                          [(at[("bwd_weight", i)], "o"),
+                                           (at[("update", u)], "gradients")]))
+            size = weight_bytes[u] if u is not None else nbytes(fwd, "b")
+            tensors.append(Tensor(f"weights:{layer.name}", size, weight_uses, wraps=True))
+        gemm_layers = {layer.name for layer in live}
+        for u, update in enumerate(self.updates):
+            op = at[("update", u)]
+            if update.layer not in gemm_layers:
+                tensors.append(Tensor(f"weights:{update.layer}", weight_bytes[u],
+                                      [(op, "weights"), (op, "weights_write")], wraps=True))
+            tensors.append(Tensor(f"state:{update.layer}",
+                                  peak(u, "dram_read_bytes.optimizer_state"),
+                                  [(op, "state"), (op, "state_write")], wraps=True))
+        return plan(tensors, ops, reserve, p.sram_capacity_bytes, p.residency)
+
+    def _served(self, residency: ResidencyPlan, layer: int, phase: str) -> tuple:
+        """(A, B, O) of a layer-phase's GEMM served on chip (no DRAM bytes)."""
+        op = next((k for k, o in enumerate(residency.ops)
+                   if o.phase == phase and o.layer == layer), None)
+        if op is None:
+            return (False, False, False)
+        a, b, o = (residency.served(op, slot) for slot in "abo")
+        if phase == "bwd_weight" and self.params.fuse_update:
+            o = True  # the update consumes each weight-gradient tile as it is made
+        return (a, b, o)
+
+    def _served_update(self, block: np.ndarray, residency: ResidencyPlan,
+                       u: int) -> np.ndarray:
+        """An update pass's rows with the traffic its on-chip tensors no longer move."""
+        op = next(k for k, o in enumerate(residency.ops) if o.phase == "update" and o.layer == u)
+        block = block.copy()
+        drop = {"weights": ("dram_read_bytes.weights", "dram_read_bytes.metadata"),
+                "weights_write": ("dram_write_bytes.weights", "dram_write_bytes.metadata"),
+                "gradients": ("dram_read_bytes.gradients",),
+                "state": ("dram_read_bytes.optimizer_state",),
+                "state_write": ("dram_write_bytes.optimizer_state",)}
+        for slot, names in drop.items():
+            fused = slot == "gradients" and self.params.fuse_update
+            if fused or residency.served(op, slot):
+                for name in names:
+                    block[:, INDEX[name]] = 0.0
+        self._update_cycles(block)
+        return block
+
     def _phase_rows(self, layer: GemmLayer, live: GemmLayer, phase: str, steps: _Steps,
-                    where: np.ndarray, wi: int | None) -> np.ndarray:
+                    where: np.ndarray, wi: int | None,
+                    served: tuple = (False, False, False)) -> np.ndarray:
         """Counters of one layer's phase at the given steps (one row each)."""
         gemm = lower(live, phase)
         rows = np.zeros((where.size, len(INDEX)))
@@ -323,7 +460,7 @@ class Replay:
             fetch = zero_skipping.fetch_arrays(gemm.b.elements, stored, padding,
                                                p.weight_bytes, p.storage, self.fill, decayed)
             b_bytes = fetch["total_bytes"]
-        shape = self._shape(gemm, sizes, b_bytes / g)
+        shape = self._shape(gemm, sizes, b_bytes / g, served)
         regen = fetch["regen_values"] / g if fetch else np.zeros(where.size)
         choice = choose_mappings(shape, p.array, regen, p.pinned_mapping(layer.name, phase))
         self._note_choice(gemm, choice, where)
@@ -340,7 +477,8 @@ class Replay:
             pairs = zip(refs[chosen].tolist(), zero_state[chosen].tolist(), strict=True)
             for ref, state in sorted(set(pairs)):
                 at = chosen & (refs == ref) & (zero_state == state)
-                cost = self._phase_cost(layer, live, gemm, sizes, int(ref), mapping, state)
+                cost = self._phase_cost(layer, live, gemm, sizes, int(ref), mapping, state,
+                                         served)
                 cycles[at], compute[at] = cost.cycles, cost.compute_cycles
                 sort_bytes[at] = cost.sort_metadata_bytes
                 if self.work is not None:
@@ -403,27 +541,36 @@ class Replay:
                 "outputs": p.activation_bytes, "grad_outputs": p.gradient_bytes,
                 "grad_inputs": p.gradient_bytes, "grad_weights": p.gradient_bytes}
 
-    def _shape(self, gemm: Gemm, sizes: dict[str, int], b_bytes) -> GemmShape:
+    def _shape(self, gemm: Gemm, sizes: dict[str, int], b_bytes,
+               served: tuple = (False, False, False)) -> GemmShape:
+        """The GEMM's shape for the tiler; an operand ``served`` on chip moves no DRAM
+        bytes (accelsim.sim.residency)."""
         g = gemm.groups
-        return GemmShape(gemm.m, gemm.k, gemm.n, g, gemm.a.elements * sizes[gemm.a.role] / g,
-                         b_bytes, gemm.o.elements * sizes[gemm.o.role] / g,
+        a_on, b_on, o_on = served
+        return GemmShape(gemm.m, gemm.k, gemm.n, g,
+                         0.0 if a_on else gemm.a.elements * sizes[gemm.a.role] / g,
+                         b_bytes * 0.0 if b_on else b_bytes,
+                         0.0 if o_on else gemm.o.elements * sizes[gemm.o.role] / g,
                          gemm.m * gemm.n * sizes[gemm.o.role],
                          b_footprint_bytes=gemm.b.elements * sizes[gemm.b.role] / g)
 
     def _phase_cost(self, layer: GemmLayer, live: GemmLayer, gemm: Gemm,
                     sizes: dict[str, int], ref: int, mapping: Mapping,
-                    zero_state: int = 0) -> PhaseCost:
+                    zero_state: int = 0,
+                    served: tuple = (False, False, False)) -> PhaseCost:
         """The GEMM under ``mapping`` with the weight in reference state ``ref`` (-1:
         dense), computed once. ``zero_state``: see _phase_rows (1: untracked weights are
-        zeros; 2: and the array skips them, its folds from the reference's channels)."""
-        key = (layer.name, live.out_channels, live.in_channels, gemm.phase, ref, mapping)
+        zeros; 2: and the array skips them, its folds from the reference's channels);
+        ``served``: its operands on chip (accelsim.sim.residency)."""
+        key = (layer.name, live.out_channels, live.in_channels, gemm.phase, ref, mapping,
+               served)
         if zero_state:
             key += (zero_state,)
         known = self._costs.get(key)
         if known is not None:
             return known
         shape, regen, share, regen_share = self._reference_inputs(gemm, gemm.phase, sizes,
-                                                                  ref, zero_state > 0)
+                                                                  ref, zero_state > 0, served)
         if zero_state == 2:
             known = self._skipping_cost(gemm, mapping, shape, regen,
                                         self.tracker.references[ref].channel_counts)
@@ -461,7 +608,8 @@ class Replay:
         return best
 
     def _reference_inputs(self, gemm: Gemm, phase: str, sizes: dict[str, int],
-                          ref: int, zero: bool = False) -> tuple:
+                          ref: int, zero: bool = False,
+                          served: tuple = (False, False, False)) -> tuple:
         """(shape, regenerated values per group, fold weight share, fold regen share) of
         one group with the weight in reference state ``ref`` (-1: dense)."""
         p = self.params
@@ -474,7 +622,7 @@ class Replay:
                                  "zero" if zero else self.fill, state.padding)
             b_bytes, regen = fetch.total_bytes, fetch.regen_values / g
             share, regen_share = state.shares()
-        return self._shape(gemm, sizes, b_bytes / g), regen, share, regen_share
+        return self._shape(gemm, sizes, b_bytes / g, served), regen, share, regen_share
 
     def mapping_rows(self) -> dict[tuple[str, str], list[tuple[dict, float]]]:
         """Every GEMM layer-phase's mappings as results report them, most served first."""
@@ -528,14 +676,20 @@ class Replay:
                 rows[:, INDEX["regen_values"]] += np.where(sparse & ~gone, numel, 0)
             elements += numel
         moved = counter(rows, "dram_bytes")
-        compute = -(-elements // max(p.update_lanes, 1))
-        regen = rows[:, INDEX["regen_values"]] / p.array.regen_lanes if p.has_regen else 0.0
-        rows[:, INDEX["compute_cycles"]] = compute
-        rows[:, INDEX["cycles"]] = np.maximum(
-            np.maximum(compute, moved / p.array.dram_bytes_per_cycle), regen)
+        rows[:, INDEX["compute_cycles"]] = -(-elements // max(p.update_lanes, 1))
+        # Everything the pass moves streams through SRAM, on chip or not.
         rows[:, INDEX["sram_read_bytes"]] = moved / 2
         rows[:, INDEX["sram_write_bytes"]] = moved / 2
+        self._update_cycles(rows)
         return rows
+
+    def _update_cycles(self, rows: np.ndarray) -> None:
+        """An update pass's cycles: its compute, its DRAM transfer or its regeneration."""
+        p = self.params
+        regen = rows[:, INDEX["regen_values"]] / p.array.regen_lanes if p.has_regen else 0.0
+        rows[:, INDEX["cycles"]] = np.maximum(np.maximum(
+            rows[:, INDEX["compute_cycles"]],
+            counter(rows, "dram_bytes") / p.array.dram_bytes_per_cycle), regen)
 
     def options(self) -> dict:
         """What was simulated and how much work the cycle references saved."""
@@ -543,7 +697,7 @@ class Replay:
         out = {"pe_count": p.array.rows * p.array.cols}
         if p.sparsity is not None or self.zero is not None:
             out["zero_skipping"] = self.zero_skipping_summary()
-        return {**out, "cycle_tolerance": self.tolerance,
+        return {**out, "cycle_tolerance": self.tolerance, "residency": self.residency_summary,
                 "cycle_references": len(self.tracker.references),
                 "cycle_reference_reuses": self.tracker.reused,
                 "signatures": len(self._costs), "workload": self.workload_summary()}

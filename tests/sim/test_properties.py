@@ -283,6 +283,9 @@ def designs(draw, capacities=CAPACITIES + (HUGE,)):
         "array.cols": draw(st.integers(1, 24)),
         "array.dataflow": draw(st.sampled_from(("ws", "os", "is"))),
         "array.tiling": draw(st.booleans()),  # False: whole folds, as SCALE-Sim
+        # The laws here count every operand through DRAM; residency's own laws are in
+        # tests/sim/test_residency.py.
+        "sram.residency": "none",
     }
     if fmt == "csr":
         changes["storage.index_bits"] = draw(st.integers(2, 8))
@@ -747,7 +750,7 @@ def test_written_trace_replays_like_its_records(scenario, design):
 
 def test_tensor_with_nothing_stored_is_all_regenerated():
     header = make_header((Linear(64, 32, False),), batch=4)
-    hw = load_hardware("dropback-edge")
+    hw = load_hardware("dropback-edge").replace({"sram.residency": "none"})
     fwd = PHASES.index("fwd")
     for stored in (1, 0):
         mask = np.zeros(64 * 32, dtype=bool)

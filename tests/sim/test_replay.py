@@ -54,7 +54,9 @@ def traces(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def edge():
-    return load_hardware("dropback-edge")
+    # The traffic laws below count every operand through DRAM (no on-chip residency);
+    # tests/sim/test_residency.py covers what residency keeps on chip.
+    return load_hardware("dropback-edge").replace({"sram.residency": "none"})
 
 
 def test_fetched_plus_regenerated_equals_weight_reads(traces, edge):

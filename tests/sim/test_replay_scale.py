@@ -94,7 +94,7 @@ def test_zero_tolerance_cycles_are_each_steps_own(tmp_path):
     """With tolerance 0 every step's forward cycles equal a direct gemm_cost of that
     step's own mask (fold shares of stored and of regenerated weights)."""
     header = mlp_header()
-    params = sim_params(load_hardware("dropback-edge"))
+    params = sim_params(load_hardware("dropback-edge").replace({"sram.residency": "none"}))
     records, truth = random_walk(header, 6, np.random.default_rng(1))
     result = exact_rows(header, records, params)
     cfg = params.array

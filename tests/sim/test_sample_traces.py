@@ -43,7 +43,8 @@ STEPS = 345
 
 @pytest.fixture(scope="module")
 def edge():
-    return load_hardware("dropback-edge")
+    # Traffic formulas: every operand through DRAM (tests/sim/test_residency.py: on chip).
+    return load_hardware("dropback-edge").replace({"sram.residency": "none"})
 
 
 @pytest.fixture(scope="module")
@@ -156,7 +157,8 @@ def test_without_regen_unit_dropback_costs_exactly_dense(edge):
 
 @pytest.mark.parametrize("preset", ["dropback-edge", "edge-lpddr4", "datacenter-hbm2"])
 def test_dense_trace_regenerates_nothing(preset):
-    hw = load_hardware(preset).replace({"regen.lanes": 16, "storage.format": "csr"})
+    hw = load_hardware(preset).replace({"regen.lanes": 16, "storage.format": "csr",
+                                        "sram.residency": "none"})
     totals = simulate(DENSE, hw).totals
     assert totals["regen_values"] == 0 and totals["energy_pj.regen"] == 0
     assert totals["dram_read_bytes.metadata"] == 0
