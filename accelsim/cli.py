@@ -361,6 +361,11 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     if workload:
         from accelsim.sim.workload import workload_line
         print(f"workload: {workload_line(workload)}")
+    vector = result.options.get("vector") or {}
+    if vector.get("ops") and not vector.get("costed"):
+        print(f"accelsim: warning: {result.hardware['name']} has no [vector] unit: "
+              f"{vector['ops']:,} non-GEMM ops of the step (norms, activations, pooling, "
+              "adds, the loss, the optimizer's arithmetic) are not costed", file=sys.stderr)
     sampling = result.options.get("sampling")
     if sampling:
         errors = sampling["relative_standard_error"]

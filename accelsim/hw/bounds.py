@@ -21,6 +21,8 @@ BOUNDS: dict[str, tuple[float, str]] = {
     "array.cols": (65536, "65,536"),
     "array.clock": (10e9, "10 GHz"),
     "array.mac_energy": (1e4, "10 nJ"),
+    "vector.lanes": (1 << 20, "1,048,576"),
+    "vector.clock": (10e9, "10 GHz"),
     "sram.capacity": (TIB, "1 TiB"),
     "sram.ifmap_capacity": (TIB, "1 TiB"),
     "sram.filter_capacity": (TIB, "1 TiB"),

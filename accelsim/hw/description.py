@@ -60,7 +60,7 @@ REGEN_DEFAULT_LATENCY = 60  # cycles; estimated pipeline depth, see docs/hardwar
 SECTIONS = ("array", "sram", "dram", "regen", "storage", "dtypes", "energy", "mapping",
             "fusion")
 RESIDENCY_POLICIES = ("nearest_use", "none")  # accelsim.sim.residency
-SECTIONS += ("sparsity",)  # zero-skipping (accelsim.hw.sparsity)
+SECTIONS += ("sparsity", "vector")  # zero-skipping (accelsim.hw.sparsity); vector unit
 GEMM_PHASES = ("fwd", "bwd_data", "bwd_weight")
 LOOP_ORDERS = ("rows-outer", "cols-outer")
 
@@ -342,6 +342,20 @@ class Regen:
 
 
 @dataclass(frozen=True)
+class Vector:
+    """The vector (SIMD) unit: runs every op of the step that is not a GEMM — norms,
+    activations, pooling, adds, softmax, the loss, the optimizer's arithmetic."""
+
+    lanes: int = param("lanes", "count", "elementwise operations per vector-unit cycle")
+    clock_hz: float | None = param("clock", "frequency", "vector-unit clock",
+                                   default=COMPUTED, default_doc="the array clock")
+
+    def clock_of(self, array: Array) -> float:
+        """Its clock: its own, or the array's."""
+        return self.clock_hz or array.clock_hz
+
+
+@dataclass(frozen=True)
 class Fusion:
     """Work the accelerator fuses instead of sending it through DRAM."""
 
@@ -489,6 +503,9 @@ class Hardware:
                                 "`regen = false`) when the design has none", default=COMPUTED)
     storage: Storage = param("storage", "section", "weight storage format", default=COMPUTED)
     fusion: Fusion = param("fusion", "section", "fused work", default=COMPUTED)
+    vector: Vector | None = param("vector", "section", "vector unit for the non-GEMM ops; "
+                                  "absent: those ops are not costed (results say so)",
+                                  default=COMPUTED)
     dtypes: Dtypes = param("dtypes", "section", "number formats", default=COMPUTED)
     energy: Energy = param("energy", "section", "energy table", default=COMPUTED)
     mappings: tuple[MappingPin, ...] = param(
@@ -620,6 +637,7 @@ def build_hardware(inputs: Mapping[str, Any], *, source: str,
         regen=_build_regen(inputs, ctx, table),
         storage=_build_storage(_table(inputs, "storage", ctx), ctx),
         fusion=Fusion(**read_params(Fusion, "fusion", _table(inputs, "fusion", ctx), ctx)),
+        vector=_build_vector(inputs, ctx),
         dtypes=dtypes,
         energy=energy,
         mappings=_build_mappings(inputs, ctx),
@@ -889,6 +907,19 @@ def _build_regen(inputs: Mapping[str, Any], ctx: Context, energy: EnergyTable) -
     if values["energy_per_value_pj"] is None:
         values["energy_per_value_pj"] = regen_energy_per_value(energy).value
     return Regen(**values)
+
+
+def _build_vector(inputs: Mapping[str, Any], ctx: Context) -> Vector | None:
+    table = inputs.get("vector")
+    if table is None:
+        fused = [key for key, value in dict(inputs.get("fusion") or {}).items() if value]
+        if fused:
+            ctx.fail(f"fusion.{fused[0]}", "fuses work onto the vector unit, and this "
+                                           "description has no [vector] section")
+        return None
+    if not isinstance(table, Mapping):
+        ctx.fail("vector", f"expected a [vector] table, got {table!r}")
+    return Vector(**read_params(Vector, "vector", table, ctx))
 
 
 def _build_storage(table: Mapping[str, Any], ctx: Context) -> Storage:

@@ -25,6 +25,7 @@ from accelsim.hw.description import (
     Sram,
     SramBuffer,
     Storage,
+    Vector,
 )
 from accelsim.hw.dram_standards import DRAM_STANDARDS, IDEAL
 from accelsim.hw.energy import ENERGY_TABLES, REGEN_DATAPATH, EnergyTable, regen_energy_per_value
@@ -38,6 +39,7 @@ SECTION_CLASSES = {"array": Array, "sram": Sram, "dram": Dram, "regen": Regen,
                    "storage": Storage, "fusion": Fusion, "dtypes": Dtypes,
                    "energy": Energy, "mapping": MappingPin}
 SECTION_CLASSES["sparsity"] = Sparsity  # zero-skipping (accelsim.hw.sparsity)
+SECTION_CLASSES["vector"] = Vector
 DERIVED_CLASSES = (Hardware, Array, Sram, SramBuffer, Dram, Regen, Storage, Dtypes, Energy)
 
 

@@ -17,7 +17,7 @@ from accelsim.report.runs import Run
 
 COMPONENT_COLOURS = {  # Okabe & Ito
     "mac": "#E69F00", "sram": "#56B4E9", "dram": "#D55E00", "regen": "#009E73",
-    "leakage": "#999999",
+    "leakage": "#999999", "vector": "#CC79A7",
 }
 OPERAND_COLOURS = {  # Tol muted
     "weights": "#332288", "metadata": "#88CCEE", "inputs": "#DDCC77", "outputs": "#117733",
@@ -40,7 +40,7 @@ HARDWARE_HATCHES = ("", "//", "..", "xx")
 
 # How figures and report.md name each category.
 COMPONENT_NAMES = {"mac": "MAC", "sram": "SRAM", "dram": "DRAM", "regen": "regeneration",
-                   "leakage": "leakage"}
+                   "leakage": "leakage", "vector": "vector unit"}
 OPERAND_NAMES = {"weights": "weights", "metadata": "metadata (indices)",
                  "inputs": "inputs (activations)", "outputs": "outputs",
                  "gradients": "gradients", "optimizer_state": "optimizer state"}

@@ -51,4 +51,7 @@ def sim_params(hw: Hardware, dram_efficiency: bool = True) -> SimParams:
         sram_capacity_bytes=float(sram.total_capacity_bytes),
         double_buffered=sram.double_buffered, residency=sram.residency,
         fuse_update=hw.fusion.weight_update,
+        vector_lanes=hw.vector.lanes if hw.vector else 0,
+        vector_clock_ratio=hw.array.clock_hz / hw.vector.clock_of(hw.array) if hw.vector
+        else 1.0,
     )

@@ -21,6 +21,9 @@ dram       DRAM bytes read x read pJ/bit x 8 + bytes written x write pJ/bit x 8
            for the whole run). The IDD-derived prices (accelsim.hw.dram_standards); a
            flat read_energy/write_energy leaves only the first line
 regen      regen_values x the regeneration unit's energy per value
+vector     vector_ops.<kind> x one MAC of that kind's dtype (activations, gradients,
+           optimizer state) at the array's MAC energies: an upper bound for an add,
+           compare or multiply, each of which costs at most one multiply + add
 leakage    cycles / array clock x SRAM leakage power
 ========== ==========================================================================
 
@@ -39,7 +42,14 @@ import numpy as np
 
 from accelsim.errors import ConfigError
 from accelsim.hw import Hardware
-from accelsim.sim.results import INDEX, MAC_CLASSES, SimResult, counter, sampling_error
+from accelsim.sim.results import (
+    INDEX,
+    MAC_CLASSES,
+    VECTOR_KINDS,
+    SimResult,
+    counter,
+    sampling_error,
+)
 
 # Keys of Hardware.to_dict() that only price counts (never change a count). Dotted; a
 # "*" matches every entry of a list.
@@ -64,6 +74,7 @@ class Prices:
     """Energy per counted action, read off a description."""
 
     mac_pj: dict[str, float]  # per results.MAC_CLASSES entry
+    vector_pj: dict[str, float]  # per results.VECTOR_KINDS entry
     sram_read_pj_per_byte: float
     sram_write_pj_per_byte: float
     dram_read_pj_per_byte: float
@@ -84,6 +95,8 @@ def prices_of(hw: Hardware) -> Prices:
     buffer = sram.buffer("ifmap")
     return Prices(
         mac_pj={mac_class: mac_class_energy_pj(hw, mac_class) for mac_class in MAC_CLASSES},
+        vector_pj={kind: hw.array.mac_energy_pj(getattr(hw.dtypes, kind))
+                   for kind in VECTOR_KINDS},
         sram_read_pj_per_byte=buffer.read_energy_pj / width_bytes,
         sram_write_pj_per_byte=buffer.write_energy_pj / width_bytes,
         dram_read_pj_per_byte=8 * dram.read_energy_pj_per_bit,
@@ -140,6 +153,8 @@ def price(values: np.ndarray, prices: Prices) -> np.ndarray:
         + counter(values, "dram_write_bytes") * prices.dram_write_pj_per_byte
         + counter(values, "dram_bytes") * prices.dram_act_pj_per_byte
         + seconds * prices.dram_standby_w * 1e12)
+    values[..., INDEX["energy_pj.vector"]] = sum(
+        values[..., INDEX[f"vector_ops.{kind}"]] * pj for kind, pj in prices.vector_pj.items())
     values[..., INDEX["energy_pj.regen"]] = (counter(values, "regen_values")
                                             * prices.regen_pj_per_value)
     values[..., INDEX["energy_pj.leakage"]] = seconds * prices.leakage_w * 1e12

@@ -79,6 +79,9 @@ class SimParams:
     double_buffered: bool = True
     residency: str = "none"
     fuse_update: bool = False
+    # The vector unit (0 lanes: none) and its cycles per array cycle.
+    vector_lanes: int = 0
+    vector_clock_ratio: float = 1.0  # array clock / vector clock
 
     def pinned_mapping(self, layer: str, phase: str) -> Mapping | None:
         for name, pinned_phase, mapping in self.pinned:
@@ -165,6 +168,10 @@ class Replay:
         for module, _ in self.graph_gemms:
             if module not in self.layer_names:
                 self.layer_names.append(module)
+        self.vector_ops = self.step_work.vector if params.vector_lanes > 0 else []
+        for op in self.vector_ops:
+            if op.module not in self.layer_names:
+                self.layer_names.append(op.module)
         cfg = params.array
         self.weighted = [layer for layer in self.layers if layer.weight_tensor is not None]
         grids = []
@@ -285,6 +292,10 @@ class Replay:
             if phase in self.phases:
                 block = self._phase_rows(layer, layer, phase, steps, every, None)
                 add(position[module], self.phases.index(phase), block, every)
+        for op in self.vector_ops:
+            if op.phase in self.phases:
+                add(position[op.module], self.phases.index(op.phase),
+                    np.broadcast_to(self._vector_row(op), (n, c)), every)
         if "update" in self.phases:
             pi = self.phases.index("update")
             for li in range(len(self.updates)):
@@ -294,6 +305,37 @@ class Replay:
                     block[at] = self._served_update(block[at], plans[key], li)
                 add(li, pi, block, every)
         return rows, layer_rows, step_rows
+
+    def _vector_row(self, op) -> np.ndarray:
+        """One non-GEMM op on the vector unit: its operations, its cycles, and its tensors
+        read from and written to DRAM and SRAM (a round trip: elementwise fusion and
+        residency of these tensors are not modelled). Optimizer ops move no DRAM bytes of
+        their own: the update pass already moves weights, gradients and state."""
+        p = self.params
+        row = np.zeros(len(INDEX))
+        kind, size, read, write = {
+            "fwd": ("activations", p.activation_bytes, "inputs", "outputs"),
+            "bwd_data": ("gradients", p.gradient_bytes, "gradients", "gradients"),
+            "update": ("optimizer_state", p.state_bytes, None, None)}[op.phase]
+        row[INDEX[f"vector_ops.{kind}"]] = op.ops
+        compute = -(-op.ops // p.vector_lanes) * p.vector_clock_ratio
+        row[INDEX["compute_cycles"]] = compute
+        read_bytes, write_bytes = op.read_elements * size, op.write_elements * size
+        row[INDEX["sram_read_bytes"]] = read_bytes
+        row[INDEX["sram_write_bytes"]] = write_bytes
+        moved = 0.0
+        if read is not None:
+            row[INDEX[f"dram_read_bytes.{read}"]] += read_bytes
+            row[INDEX[f"dram_write_bytes.{write}"]] += write_bytes
+            moved = read_bytes + write_bytes
+        row[INDEX["cycles"]] = max(compute, moved / p.array.dram_bytes_per_cycle)
+        return row
+
+    def vector_summary(self) -> dict:
+        """The step's non-GEMM ops: costed on the vector unit, or said not to be."""
+        ops = self.step_work.vector
+        return {"costed": bool(self.vector_ops), "ops": len(ops),
+                "operations_per_step": int(sum(op.ops for op in ops))}
 
     # -- residency ---------------------------------------------------------------------
     def _plan(self, key: tuple, updates: list[np.ndarray]) -> ResidencyPlan:
@@ -698,6 +740,7 @@ class Replay:
         if p.sparsity is not None or self.zero is not None:
             out["zero_skipping"] = self.zero_skipping_summary()
         return {**out, "cycle_tolerance": self.tolerance, "residency": self.residency_summary,
+                "vector": self.vector_summary(),
                 "cycle_references": len(self.tracker.references),
                 "cycle_reference_reuses": self.tracker.reused,
                 "signatures": len(self._costs), "workload": self.workload_summary()}

@@ -23,7 +23,9 @@ from accelsim.errors import ConfigError
 
 TRAFFIC_CLASSES = ("weights", "metadata", "inputs", "outputs", "gradients",
                    "optimizer_state")
-ENERGY_PARTS = ("mac", "sram", "dram", "regen", "leakage")
+ENERGY_PARTS = ("mac", "sram", "dram", "regen", "leakage", "vector")
+# What the vector unit's operations work on, priced at that dtype (accelsim.sim.pricing).
+VECTOR_KINDS = ("activations", "gradients", "optimizer_state")
 # What a MAC multiplies: its two operands' dtype roles (accelsim.sim.lowering.mac_class).
 # The forward GEMM multiplies weights by activations, backward-data weights by gradients,
 # backward-weight activations by gradients; activation x activation GEMMs (attention)
@@ -42,6 +44,8 @@ COUNTERS = (
     ("sram_read_bytes", "bytes read from on-chip SRAM"),
     ("sram_write_bytes", "bytes written to on-chip SRAM"),
     ("regen_values", "weight values produced by the regeneration unit"),
+    *((f"vector_ops.{k}", f"vector-unit operations on {k.replace('_', ' ')}")
+      for k in VECTOR_KINDS),
     *((f"energy_pj.{p}", f"energy of {p}, pJ (priced: accelsim.sim.pricing)")
       for p in ENERGY_PARTS),
 )
@@ -55,6 +59,7 @@ ENERGY_COUNTERS = tuple(f"energy_pj.{p}" for p in ENERGY_PARTS)
 # Sums named in the result contract, each over counters: the one place they are defined.
 DERIVED = {
     "macs": tuple(f"macs.{c}" for c in MAC_CLASSES),
+    "vector_ops": tuple(f"vector_ops.{k}" for k in VECTOR_KINDS),
     "dram_read_bytes": tuple(f"dram_read_bytes.{o}" for o in TRAFFIC_CLASSES),
     "dram_write_bytes": tuple(f"dram_write_bytes.{o}" for o in TRAFFIC_CLASSES),
     "weight_dram_read_bytes": ("dram_read_bytes.weights", "dram_read_bytes.metadata"),

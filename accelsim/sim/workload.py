@@ -44,6 +44,55 @@ VIEW_OPS = frozenset(f"aten.{name}" for name in (
     "new_empty_strided", "_local_scalar_dense", "unflatten", "flatten"))
 
 
+# Non-GEMM ops the vector unit runs: arithmetic operations per element, and which
+# elements count (the output's, or the first input's for reductions and pooling). The
+# counts are the op's plain arithmetic: an elementwise op is one operation per element;
+# batch norm forward is 2 (sum and sum of squares, for the statistics) + 3 (subtract the
+# mean, scale by 1/std and gamma, add beta); its backward 7 (the two reductions over the
+# gradient and 5 per element to combine them); log-softmax 4 (max, subtract, exp, sum,
+# log shared over a row); pooling 1 per input element (compare or add); SGD's fused
+# foreach updates (add_, mul_, addcmul_) 1-2 per element. Copies (clone, copy_, padding,
+# concatenation) move data but do no arithmetic: 0. Ops missing here stay uncosted.
+VECTOR_OPS = {
+    **{f"aten.{name}": (1, "out") for name in (
+        "relu", "relu_", "threshold_backward", "add", "add_", "sub", "sub_", "mul", "mul_",
+        "div", "div_", "neg", "abs", "where", "masked_fill_", "bitwise_not", "sign", "clamp",
+        "clamp_", "sqrt", "rsqrt", "exp", "sigmoid", "tanh", "gelu", "hardtanh",
+        "leaky_relu", "_foreach_add_", "_foreach_mul_", "eq", "ne", "gt", "lt", "ge", "le",
+        "logical_and", "logical_or", "lerp_", "maximum", "minimum")},
+    **{f"aten.{name}": (2, "out") for name in (
+        "addcmul_", "addcdiv_", "_foreach_addcmul_", "_foreach_addcdiv_", "sigmoid_backward",
+        "tanh_backward", "gelu_backward", "hardtanh_backward", "leaky_relu_backward")},
+    **{f"aten.{name}": (1, "in") for name in (
+        "sum", "mean", "avg_pool2d", "avg_pool2d_backward", "max_pool2d_with_indices",
+        "max_pool2d_with_indices_backward", "adaptive_avg_pool2d",
+        "_adaptive_avg_pool2d", "_adaptive_avg_pool2d_backward", "nll_loss_forward",
+        "nll_loss_backward", "norm", "linalg_vector_norm")},
+    "aten.native_batch_norm": (5, "out"), "aten._native_batch_norm_legit": (5, "out"),
+    "aten._native_batch_norm_legit_functional": (5, "out"),
+    "aten.native_batch_norm_backward": (7, "out"),
+    "aten.native_layer_norm": (5, "out"), "aten.native_layer_norm_backward": (7, "out"),
+    "aten._log_softmax": (4, "out"), "aten._softmax": (4, "out"),
+    "aten._log_softmax_backward_data": (3, "out"), "aten._softmax_backward_data": (3, "out"),
+    **{f"aten.{name}": (0, "out") for name in (
+        "clone", "copy_", "constant_pad_nd", "cat", "fill_", "zero_", "zeros_like", "ones_like",
+        "full_like", "_to_copy", "detach")},
+}
+# The graph's phase names -> the replay's (a backward op works on gradients).
+VECTOR_PHASE = {"fwd": "fwd", "bwd": "bwd_data", "optimizer": "update"}
+
+
+@dataclass(frozen=True)
+class VectorOp:
+    """A non-GEMM op of the step, as the vector unit runs it."""
+
+    module: str
+    phase: str  # the replay's phase (VECTOR_PHASE)
+    ops: int  # arithmetic operations
+    read_elements: int  # of its tensor inputs (sized by the description's dtypes)
+    write_elements: int  # of its outputs
+
+
 DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int64": 8,
                "int32": 4, "int16": 2, "int8": 1, "uint8": 1, "bool": 1}
 
@@ -66,6 +115,7 @@ class StepWork:
     uncosted_by_module: Counter = field(default_factory=Counter)
     # forward output bytes per module path (activations written by the forward)
     activation_bytes: Counter = field(default_factory=Counter)
+    vector: list = field(default_factory=list)  # VectorOp per non-GEMM op VECTOR_OPS knows
     ops: int = 0
     views: int = 0  # VIEW_OPS: no work
 
@@ -269,6 +319,10 @@ def _classify(work: StepWork, op: dict, index: int, layer_names: set[str],
         work.views += 1
         return
     lowered = _lower_op(op, index, weight_numels)
+    if lowered is None and kind in VECTOR_OPS and op["phase"] in VECTOR_PHASE \
+            and not op.get("unreadable"):
+        work.vector.append(_vector_op(op, kind))
+        return
     if lowered is None:
         work.uncosted[kind] += 1
         work.uncosted_by_module[op["module"] or "<model>"] += 1
@@ -279,6 +333,19 @@ def _classify(work: StepWork, op: dict, index: int, layer_names: set[str],
                            fixed=replace(layer.fixed, layer=f"{layer.name}.{j}"))
                    for j, layer in enumerate(lowered)]
     work.gemms.extend((module, layer) for layer in lowered)
+
+
+def _vector_op(op: dict, kind: str) -> VectorOp:
+    per_element, basis = VECTOR_OPS[kind]
+    tensors = [entry for entry in op["inputs"] if "shape" in entry]
+    elements = max((math.prod(entry["shape"]) for entry in
+                    (tensors[:1] if basis == "in" else op["outputs"])), default=0)
+
+    def count(entries) -> int:
+        return sum(math.prod(entry["shape"]) for entry in entries)
+
+    return VectorOp(op["module"] or "<model>", VECTOR_PHASE[op["phase"]],
+                    per_element * elements, count(tensors), count(op["outputs"]))
 
 
 def _computes_input_grad(op) -> bool:
@@ -311,7 +378,8 @@ def workload_summary(header: TraceHeader, work: StepWork | None = None) -> dict:
     return {"ops": work.ops, "captured_step": workload.get("captured_step"),
             "micro_batches": int(workload.get("micro_batches", 1) or 1),
             "graph_gemms": len(work.gemms), "graph_macs_per_step": work.macs,
-            "views": work.views, "uncosted_ops": work.uncosted_ops,
+            "views": work.views, "vector_ops": len(work.vector),
+            "uncosted_ops": work.uncosted_ops,
             "uncosted_matmul_ops": work.uncosted_matmul_ops,
             "uncosted": dict(work.uncosted.most_common())}
 
@@ -323,6 +391,9 @@ def workload_line(summary: dict) -> str:
     batches = summary["micro_batches"]
     text = (f"{summary['ops']:,} ops of step {summary['captured_step']} ({batches} "
             f"micro-batch{'es' if batches != 1 else ''})")
+    vector = summary.get("vector_ops", 0)
+    if vector:
+        text += f"; {vector:,} for the vector unit"
     if not summary["uncosted_ops"]:
         return text + "; every op costed"
     names = ", ".join(f"{name} ({count})" for name, count in

@@ -594,6 +594,8 @@ def test_energy_is_the_sum_of_nonnegative_components(scenario, design):
                      * 1e12),
             "regen": row[INDEX["regen_values"]] * params.prices.regen_pj_per_value,
             "leakage": row[INDEX["cycles"]] / params.clock_hz * params.prices.leakage_w * 1e12,
+            "vector": sum(row[INDEX[f"vector_ops.{k}"]] * pj
+                          for k, pj in params.prices.vector_pj.items()),
         }
         for part in ENERGY_PARTS:
             assert energy[part] == pytest.approx(expected[part], rel=1e-9, abs=1e-9), part
