@@ -17,19 +17,23 @@ from accelsim.training.recorder import TraceRecorder
 BATCH, FIN, HIDDEN, CLASSES = 3, 4, 8, 2
 
 
-@pytest.fixture(scope="module")
-def mlp_trace(tmp_path_factory):
-    torch.manual_seed(0)
-    model = nn.Sequential(nn.Linear(FIN, HIDDEN), nn.ReLU(), nn.Linear(HIDDEN, CLASSES))
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-    x, y = torch.randn(BATCH, FIN), torch.randint(0, CLASSES, (BATCH,))
-    path = tmp_path_factory.mktemp("vector") / "mlp.trace"
+def _recorded(path, model, optimizer, x, y) -> str:
+    """Two SGD steps of ``model`` on one batch, recorded with the capture."""
     with TraceRecorder(model, optimizer, str(path)):
         for _ in range(2):
             optimizer.zero_grad()
             nn.functional.cross_entropy(model(x), y).backward()
             optimizer.step()
     return str(path)
+
+
+@pytest.fixture(scope="module")
+def mlp_trace(tmp_path_factory):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(FIN, HIDDEN), nn.ReLU(), nn.Linear(HIDDEN, CLASSES))
+    return _recorded(tmp_path_factory.mktemp("vector") / "mlp.trace", model,
+                     torch.optim.SGD(model.parameters(), lr=0.1),
+                     torch.randn(BATCH, FIN), torch.randint(0, CLASSES, (BATCH,)))
 
 
 @pytest.fixture(scope="module")
@@ -37,15 +41,9 @@ def conv_trace(tmp_path_factory):
     torch.manual_seed(0)
     model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(),
                           nn.AvgPool2d(2), nn.Flatten(), nn.Linear(4 * 3 * 3, 2))
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-    x, y = torch.randn(2, 3, 8, 8), torch.randint(0, 2, (2,))
-    path = tmp_path_factory.mktemp("vector") / "conv.trace"
-    with TraceRecorder(model, optimizer, str(path)):
-        for _ in range(2):
-            optimizer.zero_grad()
-            nn.functional.cross_entropy(model(x), y).backward()
-            optimizer.step()
-    return str(path)
+    return _recorded(tmp_path_factory.mktemp("vector") / "conv.trace", model,
+                     torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9),
+                     torch.randn(2, 3, 8, 8), torch.randint(0, 2, (2,)))
 
 
 def _ops_of(trace: str) -> list[dict]:
