@@ -362,6 +362,9 @@ class Fusion:
     weight_update: bool = param(
         "weight_update", "flag", "the weight-gradient GEMM applies the optimizer update "
         "tile by tile: no weight gradient is written to DRAM or read back", default=False)
+    elementwise: bool = param(
+        "elementwise", "flag", "an elementwise op that directly follows a GEMM runs on its "
+        "output tiles: it reads nothing back from DRAM", default=False)
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,7 @@ def sim_params(hw: Hardware, dram_efficiency: bool = True) -> SimParams:
         double_buffered=sram.double_buffered, residency=sram.residency,
         fuse_update=hw.fusion.weight_update,
         vector_lanes=hw.vector.lanes if hw.vector else 0,
+        fuse_elementwise=hw.fusion.elementwise,
         vector_clock_ratio=hw.array.clock_hz / hw.vector.clock_of(hw.array) if hw.vector
         else 1.0,
     )

@@ -81,6 +81,7 @@ class SimParams:
     fuse_update: bool = False
     # The vector unit (0 lanes: none) and its cycles per array cycle.
     vector_lanes: int = 0
+    fuse_elementwise: bool = False
     vector_clock_ratio: float = 1.0  # array clock / vector clock
 
     def pinned_mapping(self, layer: str, phase: str) -> Mapping | None:
@@ -324,6 +325,8 @@ class Replay:
         row[INDEX["sram_read_bytes"]] = read_bytes
         row[INDEX["sram_write_bytes"]] = write_bytes
         moved = 0.0
+        if read is not None and op.fusable and p.fuse_elementwise:
+            read_bytes = 0.0  # it runs on the GEMM's output tiles, on chip
         if read is not None:
             row[INDEX[f"dram_read_bytes.{read}"]] += read_bytes
             row[INDEX[f"dram_write_bytes.{write}"]] += write_bytes

@@ -91,6 +91,9 @@ class VectorOp:
     ops: int  # arithmetic operations
     read_elements: int  # of its tensor inputs (sized by the description's dtypes)
     write_elements: int  # of its outputs
+    # An elementwise op whose first input a matmul-like op made: fusion.elementwise runs
+    # it on that GEMM's output tiles.
+    fusable: bool = False
 
 
 DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int64": 8,
@@ -291,7 +294,7 @@ def step_work(header: TraceHeader) -> StepWork:
             raise _malformed(index, op, error) from None
     for index, op in enumerate(ops):
         try:
-            _classify(work, op, index, layer_names, weight_numels)
+            _classify(work, op, index, layer_names, weight_numels, ops)
         except (KeyError, IndexError, TypeError, ValueError, AttributeError) as error:
             raise _malformed(index, op, error) from None
     return work
@@ -304,7 +307,7 @@ def _malformed(index: int, op, error: Exception) -> TraceError:
 
 
 def _classify(work: StepWork, op: dict, index: int, layer_names: set[str],
-              weight_numels: set[int]) -> None:
+              weight_numels: set[int], ops: list | None = None) -> None:
     kind = packet(op["op"])
     if op["phase"] == "fwd":
         work.activation_bytes[op["module"] or "<model>"] += sum(
@@ -321,7 +324,7 @@ def _classify(work: StepWork, op: dict, index: int, layer_names: set[str],
     lowered = _lower_op(op, index, weight_numels)
     if lowered is None and kind in VECTOR_OPS and op["phase"] in VECTOR_PHASE \
             and not op.get("unreadable"):
-        work.vector.append(_vector_op(op, kind))
+        work.vector.append(_vector_op(op, kind, ops or []))
         return
     if lowered is None:
         work.uncosted[kind] += 1
@@ -335,9 +338,12 @@ def _classify(work: StepWork, op: dict, index: int, layer_names: set[str],
     work.gemms.extend((module, layer) for layer in lowered)
 
 
-def _vector_op(op: dict, kind: str) -> VectorOp:
+def _vector_op(op: dict, kind: str, ops: list) -> VectorOp:
     per_element, basis = VECTOR_OPS[kind]
     tensors = [entry for entry in op["inputs"] if "shape" in entry]
+    src = tensors[0].get("src", -1) if tensors else -1
+    after_gemm = isinstance(src, int) and 0 <= src < len(ops) \
+        and packet(ops[src]["op"]) in MATMUL_OPS
     elements = max((math.prod(entry["shape"]) for entry in
                     (tensors[:1] if basis == "in" else op["outputs"])), default=0)
 
@@ -345,7 +351,8 @@ def _vector_op(op: dict, kind: str) -> VectorOp:
         return sum(math.prod(entry["shape"]) for entry in entries)
 
     return VectorOp(op["module"] or "<model>", VECTOR_PHASE[op["phase"]],
-                    per_element * elements, count(tensors), count(op["outputs"]))
+                    per_element * elements, count(tensors), count(op["outputs"]),
+                    fusable=after_gemm and basis == "out" and per_element in (1, 2))
 
 
 def _computes_input_grad(op) -> bool:

@@ -121,3 +121,19 @@ def test_bad_vector_sections_are_one_line(tmp_path, conv_trace, capsys):
         err = capsys.readouterr().err
         assert code == 1 and key in err and "Traceback" not in err, name
         assert len(err.strip().splitlines()) == 1, err
+
+
+def test_elementwise_fusion_reads_a_gemms_output_on_chip(mlp_trace):
+    hw = load_hardware("edge-lpddr4")
+    plain = simulate(mlp_trace, hw)
+    fused = simulate(mlp_trace, hw.replace({"fusion.elementwise": True}))
+    relu = {row["phase"]: row for row in fused.by_layer() if row["name"] == "1"}
+    before = {row["phase"]: row for row in plain.by_layer() if row["name"] == "1"}
+    # ReLU reads the linear layer's output tile on chip; its own output is still written
+    assert before["fwd"]["dram_read_bytes.inputs"] > 0
+    assert relu["fwd"]["dram_read_bytes.inputs"] == 0
+    assert relu["fwd"]["dram_write_bytes.outputs"] == before["fwd"]["dram_write_bytes.outputs"]
+    assert fused.totals["vector_ops"] == plain.totals["vector_ops"]
+    for key in ("dram_read_bytes", "dram_write_bytes"):
+        assert fused.totals[key] <= plain.totals[key], key
+    assert fused.totals["dram_read_bytes"] < plain.totals["dram_read_bytes"]
