@@ -8,6 +8,7 @@ each run's totals or, with ``per="step"``, its totals per training step, and say
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -286,6 +287,57 @@ def draw_accuracy(data: Data) -> Figure | str:
     return fig
 
 
+def sram_groups(runs: list[Run]) -> list[list[Run]]:
+    """Runs of one trace on descriptions that differ only in their SRAM capacity (at least
+    two capacities), each group by capacity."""
+    keyed: dict[str, list[Run]] = {}
+    for run in runs:
+        description = (run.result.get("hardware") or {}).get("description")
+        if not isinstance(description, dict) or "sram" not in description:
+            continue
+        rest = json.loads(json.dumps(description))
+        for key in ("name", "description", "source"):
+            rest.pop(key, None)
+        sram = rest["sram"]
+        for key in ("capacity_bytes", "buffers", "leakage_power_w", "read_energy_pj",
+                    "write_energy_pj", "ifmap_capacity_bytes", "filter_capacity_bytes",
+                    "ofmap_capacity_bytes"):
+            sram.pop(key, None)  # follow from the capacity
+        key = json.dumps([run.trace.get("path"), rest], sort_keys=True)
+        keyed.setdefault(key, []).append(run)
+    return [sorted(members, key=_sram_capacity) for members in keyed.values()
+            if len({_sram_capacity(run) for run in members}) >= 2]
+
+
+def _sram_capacity(run: Run) -> float:
+    return float(run.result["hardware"]["description"]["sram"]["capacity_bytes"])
+
+
+def draw_dram_vs_sram(data: Data) -> Figure | str:
+    """(g) DRAM bytes per training step against SRAM capacity, for one trace swept over
+    descriptions that differ only in their SRAM size."""
+    groups = sram_groups(data.runs)
+    if not groups:
+        return ("needs runs of one trace on descriptions that differ only in their SRAM "
+                "capacity (an accelsim sweep over sram.capacity)")
+    fig = _figure(4.2, width=7.5)
+    ax = fig.subplots()
+    for runs in groups:
+        x = [_sram_capacity(run) / 2**20 for run in runs]
+        y = [(run.totals["dram_read_bytes"] + run.totals["dram_write_bytes"])
+             / max(run.totals["training_steps"], 1) / 1e6 for run in runs]
+        style = data.styles[runs[0].label]
+        ax.plot(x, y, marker="o", color=style.colour, linestyle=style.linestyle,
+                label=f"{runs[0].net} ({runs[0].method_name}) on {runs[0].hardware_name}")
+    ax.set_xscale("log")
+    ax.set_xlabel("SRAM capacity (MiB, log scale)")
+    ax.set_ylabel("DRAM MB read + written per training step")
+    ax.set_title("DRAM traffic vs SRAM size (on-chip residency: docs/simulator.md)")
+    ax.set_ylim(bottom=0)
+    ax.legend(loc="best")
+    return fig
+
+
 def budget_groups(runs: list[Run]) -> list[tuple[list[Run], Run | None]]:
     """Runs differing only in budget (>= 2 compressions), by compression, with their dense."""
     keyed: dict[tuple, list[Run]] = {}
@@ -304,6 +356,8 @@ def budget_groups(runs: list[Run]) -> list[tuple[list[Run], Run | None]]:
     return groups
 
 
+# Figures that only some sets of runs call for: left out of a report, not "not drawn".
+OPTIONAL_FIGURES = frozenset({"dram_vs_sram"})
 # name -> (title in report.md, how to read it, drawing function)
 FIGURES: dict[str, tuple[str, str, Callable[[Data], Figure | str]]] = {
     "energy_by_component": (
@@ -339,6 +393,11 @@ FIGURES: dict[str, tuple[str, str, Callable[[Data], Figure | str]]] = {
         "Final test accuracy of runs that differ only in their budget, against compression "
         "on a log scale; the square at 1x is the dense run.",
         draw_accuracy),
+    "dram_vs_sram": (
+        "DRAM traffic vs SRAM size",
+        "DRAM bytes per training step of one trace on descriptions that differ only in "
+        "their SRAM capacity: what stays on chip between its uses stops moving off chip.",
+        draw_dram_vs_sram),
 }
 
 

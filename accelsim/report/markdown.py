@@ -37,6 +37,7 @@ def render_report(runs: list[Run], tables: dict[str, list[dict]], ratios: list[d
         _operands(runs, tables["dram_by_operand"], byte_unit),
         _over_steps(figures),
         _accuracy(runs, figures),
+        _sram_sweep(figures),
         _layers(runs, tables["layers"], figures, byte_unit),
         _files(figures),
     ]
@@ -171,6 +172,13 @@ def _over_steps(figures) -> list[str]:
 def _accuracy(runs, figures) -> list[str]:
     return ["## Accuracy vs compression", "", *_figure_lines("accuracy_vs_compression",
                                                              figures)]
+
+
+def _sram_sweep(figures) -> list[str]:
+    """Only for reports whose runs sweep the SRAM size (the figure is optional)."""
+    if "dram_vs_sram" not in figures:
+        return []
+    return ["## DRAM traffic vs SRAM size", "", *_figure_lines("dram_vs_sram", figures)]
 
 
 def _layers(runs, rows, figures, unit: DisplayUnit) -> list[str]:

@@ -20,7 +20,7 @@ from typing import Any
 from accelsim import __version__
 from accelsim.errors import ConfigError
 from accelsim.report import tables as tabulate
-from accelsim.report.figures import FIGURES, FORMATS, PER, Data, render
+from accelsim.report.figures import FIGURES, FORMATS, OPTIONAL_FIGURES, PER, Data, render
 from accelsim.report.markdown import budget_text, hardware_summary, render_report
 from accelsim.report.palette import run_styles
 from accelsim.report.runs import Run, load_runs
@@ -91,6 +91,8 @@ def _write_all(runs: list[Run], folder: Path, per: str) -> list[Path]:
     figures, drawn = {}, []
     for name in FIGURES:
         outcome = render(name, data, folder / FIGURE_FOLDER)
+        if isinstance(outcome, str) and name in OPTIONAL_FIGURES:
+            continue  # drawn only for runs that call for it (an SRAM sweep)
         if isinstance(outcome, str):
             figures[name] = {"skipped": outcome}
         else:

@@ -293,10 +293,11 @@ class Replay:
             if phase in self.phases:
                 block = self._phase_rows(layer, layer, phase, steps, every, None)
                 add(position[module], self.phases.index(phase), block, every)
+        on_chip = self._vector_on_chip(list(plans.values()))
         for op in self.vector_ops:
             if op.phase in self.phases:
                 add(position[op.module], self.phases.index(op.phase),
-                    np.broadcast_to(self._vector_row(op), (n, c)), every)
+                    np.broadcast_to(self._vector_row(op, on_chip[op.phase]), (n, c)), every)
         if "update" in self.phases:
             pi = self.phases.index("update")
             for li in range(len(self.updates)):
@@ -307,11 +308,28 @@ class Replay:
                 add(li, pi, block, every)
         return rows, layer_rows, step_rows
 
-    def _vector_row(self, op) -> np.ndarray:
+    def _vector_on_chip(self, plans: list[ResidencyPlan]) -> dict[str, bool]:
+        """Per phase, whether its vector ops' tensors stay on chip: when every tensor they
+        make in that phase fits at once beside everything the residency plan has live at
+        any op of the phase (resident or not) and that op's tiles — a conservative rule,
+        monotone in the capacity like the plan's own."""
+        p = self.params
+        size = {"fwd": p.activation_bytes, "bwd_data": p.gradient_bytes,
+                "update": p.state_bytes}
+        out = {}
+        for phase in ("fwd", "bwd_data", "update"):
+            made = sum(op.write_elements for op in self.vector_ops if op.phase == phase)
+            phases = {"bwd_data": ("bwd_data", "bwd_weight", "loss")}.get(phase, (phase,))
+            demand = max((plan.demand_bytes[g] for plan in plans
+                          for g, o in enumerate(plan.ops) if o.phase in phases), default=0.0)
+            out[phase] = bool(plans) and demand + made * size[phase] <= p.sram_capacity_bytes
+        return out
+
+    def _vector_row(self, op, on_chip: bool = False) -> np.ndarray:
         """One non-GEMM op on the vector unit: its operations, its cycles, and its tensors
-        read from and written to DRAM and SRAM (a round trip: elementwise fusion and
-        residency of these tensors are not modelled). Optimizer ops move no DRAM bytes of
-        their own: the update pass already moves weights, gradients and state."""
+        read from and written to SRAM and — unless the phase's vector tensors stay on chip
+        (:meth:`_vector_on_chip`) — DRAM. Optimizer ops move no DRAM bytes of their own:
+        the update pass already moves weights, gradients and state."""
         p = self.params
         row = np.zeros(len(INDEX))
         kind, size, read, write = {
@@ -327,7 +345,7 @@ class Replay:
         moved = 0.0
         if read is not None and op.fusable and p.fuse_elementwise:
             read_bytes = 0.0  # it runs on the GEMM's output tiles, on chip
-        if read is not None:
+        if read is not None and not on_chip:
             row[INDEX[f"dram_read_bytes.{read}"]] += read_bytes
             row[INDEX[f"dram_write_bytes.{write}"]] += write_bytes
             moved = read_bytes + write_bytes

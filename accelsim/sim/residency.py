@@ -33,6 +33,7 @@ chain, and non-GEMM ops, keep their DRAM round trips.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 RESIDENCY_POLICIES = ("nearest_use", "none")
@@ -88,6 +89,9 @@ class ResidencyPlan:
     segments: int = 0
     resident_bytes_peak: float = 0.0
     held_bytes: list[float] = field(default_factory=list)  # resident bytes at each op
+    # every segment's bytes (resident or not) plus the op's tile reserve, at each op:
+    # what a tensor outside the plan must fit beside (independent of the capacity)
+    demand_bytes: list[float] = field(default_factory=list)
 
     def served(self, op: int, slot: str) -> bool:
         return self.on_chip.get((op, slot), False)
@@ -151,5 +155,8 @@ def plan(tensors: list[Tensor], ops: list[Op], reserve: list[float], capacity: f
                 on_chip[(op, slot)] = False  # produced outside the step: read from DRAM
             else:
                 on_chip[(op, slot)] = op in ended
+    demand = [min(capacity, reserve[g]) + live[g] for g in range(n)]
+    if policy == "none":
+        demand = [math.inf] * n
     return ResidencyPlan(ops, on_chip, len(resident), len(segments),
-                         max(held) if held else 0.0, held)
+                         max(held) if held else 0.0, held, demand)
