@@ -475,6 +475,12 @@ class Replay:
             if fused or residency.served(op, slot):
                 for name in names:
                     block[:, INDEX[name]] = 0.0
+        if self.params.fuse_update and self.fill == "regen":
+            # DropBack scores every weight as its gradient tile is made, against the
+            # previous step's threshold, and bins the score into an on-chip histogram
+            # for the next one: a compare and an increment per weight on the vector unit.
+            numel = sum(self.header.tensor(tid).numel for tid in self.updates[u].tensor_ids)
+            block[:, INDEX["vector_ops.optimizer_state"]] += 2 * numel
         self._update_cycles(block)
         return block
 

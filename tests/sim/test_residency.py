@@ -136,3 +136,16 @@ def test_an_unknown_residency_policy_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 1 and "sram.residency" in err and "belady" in err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_a_fused_dropback_update_charges_its_on_chip_threshold():
+    # Scoring every weight against the previous step's threshold and binning the score
+    # for the next one: two vector operations per weight, on the update row.
+    hw = load_hardware("dropback-edge")
+    plain = simulate(DROPBACK, hw, steps=STEPS)
+    fused = simulate(DROPBACK, hw.replace({"fusion.weight_update": True}), steps=STEPS)
+    with open_trace(DROPBACK) as reader:
+        params = reader.header.params_total
+    added = fused.totals["vector_ops"] - plain.totals["vector_ops"]
+    assert added == 2 * params * fused.totals["training_steps"]
+    assert fused.totals["energy_pj.vector"] > plain.totals["energy_pj.vector"]
