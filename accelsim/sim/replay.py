@@ -745,7 +745,11 @@ class Replay:
                 rows[:, INDEX["regen_values"]] += np.where(sparse & ~gone, numel, 0)
             elements += numel
         moved = counter(rows, "dram_bytes")
-        rows[:, INDEX["compute_cycles"]] = -(-elements // max(p.update_lanes, 1))
+        # The optimizer's arithmetic: on the PEs, or, when the captured graph's optimizer
+        # ops run on the vector unit, counted there (its rows) and not twice.
+        on_vector = any(op.phase == "update" for op in self.vector_ops)
+        rows[:, INDEX["compute_cycles"]] = 0 if on_vector else \
+            -(-elements // max(p.update_lanes, 1))
         # Everything the pass moves streams through SRAM, on chip or not.
         rows[:, INDEX["sram_read_bytes"]] = moved / 2
         rows[:, INDEX["sram_write_bytes"]] = moved / 2

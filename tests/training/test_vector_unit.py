@@ -143,3 +143,14 @@ def test_elementwise_fusion_reads_a_gemms_output_on_chip(mlp_trace):
     for key in ("dram_read_bytes", "dram_write_bytes"):
         assert fused.totals[key] <= plain.totals[key], key
     assert fused.totals["dram_read_bytes"] < plain.totals["dram_read_bytes"]
+
+
+def test_the_optimizer_arithmetic_is_counted_once(conv_trace):
+    # With a vector unit the update pass's own compute is the vector rows', not the PEs'.
+    result = simulate(conv_trace, load_hardware("edge-lpddr4"))
+    lanes = load_hardware("edge-lpddr4").vector.lanes
+    update = [row for row in result.by_layer() if row["phase"] == "update"]
+    passes = [row for row in update if row["vector_ops"] == 0]
+    assert passes and all(row["compute_cycles"] == 0 for row in passes)
+    vector = sum(row["compute_cycles"] for row in update if row["vector_ops"] > 0)
+    assert vector >= result.by_phase()["update"]["vector_ops"] / lanes
