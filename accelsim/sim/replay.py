@@ -451,8 +451,7 @@ class Replay:
 
     def _served(self, residency: ResidencyPlan, layer: int, phase: str) -> tuple:
         """(A, B, O) of a layer-phase's GEMM served on chip (no DRAM bytes)."""
-        op = next((k for k, o in enumerate(residency.ops)
-                   if o.phase == phase and o.layer == layer), None)
+        op = residency.index(phase, layer)
         if op is None:
             return (False, False, False)
         a, b, o = (residency.served(op, slot) for slot in "abo")
@@ -463,7 +462,7 @@ class Replay:
     def _served_update(self, block: np.ndarray, residency: ResidencyPlan,
                        u: int) -> np.ndarray:
         """An update pass's rows with the traffic its on-chip tensors no longer move."""
-        op = next(k for k, o in enumerate(residency.ops) if o.phase == "update" and o.layer == u)
+        op = residency.index("update", u)
         block = block.copy()
         drop = {"weights": ("dram_read_bytes.weights", "dram_read_bytes.metadata"),
                 "weights_write": ("dram_write_bytes.weights", "dram_write_bytes.metadata"),

@@ -93,6 +93,13 @@ class ResidencyPlan:
     # what a tensor outside the plan must fit beside (independent of the capacity)
     demand_bytes: list[float] = field(default_factory=list)
 
+    def __post_init__(self):
+        self._index = {(op.phase, op.layer): k for k, op in enumerate(self.ops)}
+
+    def index(self, phase: str, layer: int = -1) -> int | None:
+        """The op index of ``phase`` of ``layer`` (None when the step has no such op)."""
+        return self._index.get((phase, layer))
+
     def served(self, op: int, slot: str) -> bool:
         return self.on_chip.get((op, slot), False)
 
