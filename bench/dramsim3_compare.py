@@ -45,7 +45,8 @@ TRACES = ("lenet300-dense", "lenet300-dropback25")
 # label, preset, changes, stock ini, the standard taken from that stock file
 DRAMS = (
     ("LPDDR4-3200", "edge-lpddr4", {}, "LPDDR4_8Gb_x16_2400.ini", "lpddr4-2400"),
-    ("HBM2 ch 0", "datacenter-hbm2", {}, "HBM2_8Gb_x128.ini", "hbm2"),
+    ("HBM2 ch 0", "datacenter-hbm2", {"sram.capacity": "64 KiB"}, "HBM2_8Gb_x128.ini",
+     "hbm2"),
     ("DDR4-3200 x64", "dropback-edge", {"dram.standard": "ddr4-3200"},
      "DDR4_8Gb_x8_3200.ini", "ddr4-3200"),
     # dropback-edge stores weights in CSR: the DropBack trace moves less than dense there

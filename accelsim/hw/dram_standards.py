@@ -387,16 +387,15 @@ _IDEAL = DramStandard(
 # docs/dram.md); tests/sim/test_dram_calibration.py holds the agreement within 5%.
 # ddr4-3200 is low because its default row-major address mapping keeps a stream in one
 # bank group (tCCD_L); a bank-interleaved address_mapping serves it much faster.
-BANDWIDTH_EFFICIENCY = {"ddr4-2400": 0.621, "ddr4-3200": 0.490, "lpddr4-2400": 0.838,
-                        "lpddr4-3200": 0.766, "hbm2": 0.813, "ddr3-1600": 0.875}
-# The burst-level model's FR-FCFS window per standard, chosen from the comparison with
-# DRAMsim3 on the sample traces' requests served back to back (bench/dramsim3_compare.py,
-# docs/validation.md): 16 brings LPDDR4-3200 within 0.2 % of DRAMsim3's serve time (32:
-# -6.9 %); HBM2 channel 0 is +21 % at 16 and +7.8 % at 32 (DRAMsim3's trans_queue_size).
-# A larger window also ACTs earlier, which costs DDR4's bank-interleaved sequential stream
-# 3 points of bus utilisation at 32, so the others keep 16.
-SCHEDULER_WINDOW = {"hbm2": 32}
-DEFAULT_SCHEDULER_WINDOW = 16
+BANDWIDTH_EFFICIENCY = {"ddr4-2400": 0.682, "ddr4-3200": 0.559, "lpddr4-2400": 0.858,
+                        "lpddr4-3200": 0.795, "hbm2": 0.805, "ddr3-1600": 0.888}
+# The burst-level model's request window per standard: 32, DRAMsim3's trans_queue_size.
+# With it and the first-ready scheduler (accelsim/sim/dram.py) accelsim's serve time is
+# within 7 % of DRAMsim3's on every stream of bench/dramsim3_compare.py (docs/validation.md);
+# at 16 DDR4's and CSR DropBack's go 4-17 % slower (fewer requests to overlap across bank
+# groups and banks).
+SCHEDULER_WINDOW: dict[str, int] = {}
+DEFAULT_SCHEDULER_WINDOW = 32
 
 
 def _calibrated(standard: DramStandard) -> DramStandard:

@@ -1,4 +1,4 @@
-"""Burst-level DRAM timing and energy: open-page banks, FR-FCFS window, refresh, per stream.
+"""Burst-level DRAM timing and energy: open-page banks, first-ready window, refresh, per stream.
 
 Replays a stream of burst-sized requests (numpy arrays: byte address, read/write, arrival
 cycle, stream id) on a timed :class:`~accelsim.hw.Dram` and counts row hits, misses and
@@ -43,6 +43,9 @@ S_BURSTS, S_READS, S_WRITES, S_HITS, S_MISSES, S_CONFLICTS, S_ACTS, S_PRES = ran
 STREAM_COUNTERS = ("bursts", "reads", "writes", "row_hits", "row_misses", "row_conflicts",
                    "acts", "pres")
 
+# Column commands a row serves before an older request to another row of its bank may
+# close it: DRAMsim3's open-page arbitration (command_queue.cc, ArbitratePrecharge).
+ROW_HIT_CAP = 4
 _NEVER = np.int64(-(1 << 40))  # "long ago": no constraint from a command that never was
 
 
@@ -249,15 +252,17 @@ def dram_kernel(order, channel_start, bank_id, row, is_write, arrival, stream, r
     """Serve every channel's requests, order[channel_start[c]:channel_start[c + 1]] (an empty
     order: requests in index order).
 
-    Per channel the next ``window`` pending requests are the candidates; of those that
-    have arrived, the oldest row hit goes first, else the oldest (never passed over more
-    than ``window`` times in a row). A request's PRE/ACT may go as soon as it has arrived
-    and entered the window; its RD/WR follow the previous one's in service order. Every
-    command goes at the earliest cycle its constraints allow: with ``groups`` > 1 bank
-    groups per rank (a bank's group: the low bits of its bank number) the same-group
-    tCCD_L, tRRD_L and tWTR_L apply beside tCCD, tRRD and tWTR; read/write turnaround
-    (tWTR after write data, tRTW after a read) per rank; write data follows tCWL.
-    done_cycle[i]: the cycle request i's last data beat ends.
+    Per channel the next ``window`` pending requests are the candidates. Of those that
+    have arrived, the one whose RD/WR can go earliest is served next (first ready; a row
+    hit before a miss at the same cycle, else the older); a miss may not close a row that
+    a waiting request still hits unless it is older and ROW_HIT_CAP column commands have
+    used the row since its ACT; the oldest goes once it has been passed over ``window``
+    times in a row. A request's PRE/ACT may go as soon as it has arrived and entered the
+    window. Every command goes at the earliest cycle its constraints allow: with
+    ``groups`` > 1 bank groups per rank (a bank's group: the low bits of its bank number)
+    the same-group tCCD_L, tRRD_L and tWTR_L apply beside tCCD, tRRD and tWTR; read/write
+    turnaround (tWTR after write data, tRTW after a read) per rank; write data follows
+    tCWL. done_cycle[i]: the cycle request i's last data beat ends.
     """
     n_channels = channel_start.shape[0] - 1
     in_order = order.shape[0] > 0
@@ -291,6 +296,13 @@ def dram_kernel(order, channel_start, bank_id, row, is_write, arrival, stream, r
     slot_row = np.empty(capacity, np.int64)    # hand for the row-hit scan
     slot_arrival = np.empty(capacity, np.int64)
     slot_write = np.empty(capacity, np.uint8)
+    hit_mark = np.zeros(n_banks, np.int64)  # banks with a waiting row hit, this pick
+    older_miss = np.zeros(n_banks, np.int64)  # banks with an older miss, this pick
+    miss_at = np.zeros(capacity, np.int64)  # the misses worth timing, this pick
+    seen = np.zeros(n_banks * 4, np.int64)  # bank x (miss, hit) x (read, write), this pick
+    row_run = np.zeros(n_banks, np.int64)  # RD/WRs to the open row since its ACT
+    pass_id = np.int64(0)
+    longest = max(timing[T_CL], timing[T_CWL])
     for c in range(n_channels):
         head = np.int64(0)
         count = np.int64(0)
@@ -311,7 +323,6 @@ def dram_kernel(order, channel_start, bank_id, row, is_write, arrival, stream, r
         bus_free = np.int64(0)  # end of the data bus's last burst
         last_data = np.int64(0)
         bypassed = np.int64(0)
-        last_write = np.uint8(0)  # direction of the last column command
         while count > 0:
             # -- refresh what is due, then pick: the oldest arrived row hit in the direction
             # the bus is going, else the oldest arrived row hit, else the oldest
@@ -321,27 +332,98 @@ def dram_kernel(order, channel_start, bank_id, row, is_write, arrival, stream, r
                 while next_ref[rank] <= now:
                     _refresh_rank(rank, banks, timing, open_row, opener, act_ready, pre_ready,
                                   next_ref, channel_counts, c, stream_counts)
+            # -- pick, first ready: of the arrived requests, the one whose RD/WR can go
+            # earliest (a row hit before a miss, then the older). No PRE for a bank while
+            # a row hit to its open row waits, unless ROW_HIT_CAP hits have gone since the
+            # ACT and the miss is older; the oldest once it has been passed ``window`` times.
+            # Of requests alike (bank, hit or miss, direction) only the oldest can be first.
+            arrived = count  # arrivals rise along the window: find the arrived prefix
+            while slot_arrival[(head + arrived - 1) & mask] > now:
+                arrived -= 1
+            pass_id += 1
+            if bypassed >= window:
+                arrived = 1
+            floor = max(last_col + timing[T_COL], bus_free - longest)  # the bus's next slot
+            best_key = np.int64(1) << np.int64(62)
             pick = np.int64(0)
-            head_hit = open_row[slot_bank[head]] == slot_row[head]
-            if bypassed < window and not (head_hit and slot_write[head] == last_write):
-                arrived = count  # arrivals rise along the window: find the arrived prefix
-                while slot_arrival[(head + arrived - 1) & mask] > now:
-                    arrived -= 1
-                other_hit = np.int64(0 if head_hit else -1)  # oldest hit, other direction
-                for k in range(1, arrived):
+            act_time = _NEVER
+            col_time = np.int64(0)
+            misses = 0
+            k = np.int64(0)
+            while k < arrived + misses:  # the row hits in age order, then the misses
+                if k < arrived:
                     position = (head + k) & mask
-                    if open_row[slot_bank[position]] == slot_row[position]:
-                        if slot_write[position] == last_write:
-                            pick = k
-                            break
-                        if other_hit < 0:
-                            other_hit = k
-                if pick == 0 and other_hit > 0:
-                    pick = other_hit
+                    b = slot_bank[position]
+                    hit = open_row[b] == slot_row[position]
+                    if not hit:
+                        older_miss[b] = pass_id
+                        if seen[b * 4 + slot_write[position]] != pass_id:
+                            seen[b * 4 + slot_write[position]] = pass_id
+                            miss_at[misses] = k
+                            misses += 1
+                        k += 1
+                        continue
+                    if older_miss[b] == pass_id and row_run[b] >= ROW_HIT_CAP:
+                        k += 1
+                        continue  # the older miss's PRE goes first
+                    hit_mark[b] = pass_id
+                    kind = b * 4 + 2 + slot_write[position]
+                    if seen[kind] == pass_id:
+                        k += 1
+                        continue  # an older request like it goes no later
+                    seen[kind] = pass_id
+                    candidate = k
+                else:
+                    if k == arrived:  # every row hit is in: the lowest a miss can go
+                        lowest_act = np.int64(1) << np.int64(62)
+                        for rank in range(c * ranks, (c + 1) * ranks):
+                            lowest_act = min(lowest_act, max(
+                                last_act[rank] + timing[T_RRD],
+                                faw[rank, faw_next[rank]] + timing[T_FAW]))
+                        floor = max(floor, lowest_act + timing[T_RCD])
+                    candidate = miss_at[k - arrived]
+                    position = (head + candidate) & mask
+                    b = slot_bank[position]
+                    hit = False
+                    if hit_mark[b] == pass_id:
+                        k += 1
+                        continue  # a row hit to this bank's open row is waiting
+                k += 1
+                ready = max(slot_arrival[position], slot_entry[position])
+                rank = b >> bank_bits  # banks is a power of two
+                rg = rank * groups + (b & (banks - 1) & (groups - 1))
+                write = slot_write[position] != 0
+                # every command at the earliest cycle its constraints allow
+                act = _NEVER
+                if hit:
+                    column_ready = col_ready[b]
+                else:
+                    act = max(ready, act_ready[b])
+                    if open_row[b] >= 0:  # a conflict: PRE first
+                        act = max(act, max(ready, pre_ready[b]) + timing[T_RP])
+                    act = max(act, last_act[rank] + timing[T_RRD],
+                              faw[rank, faw_next[rank]] + timing[T_FAW])
+                    if grouped:
+                        act = max(act, group_act[rg] + timing[T_RRD_L])
+                    column_ready = act + timing[T_RCD]
+                latency = timing[T_CWL] if write else timing[T_CL]
+                t = max(ready, column_ready, last_col + timing[T_COL], bus_free - latency)
+                if grouped:
+                    t = max(t, group_col[rg] + timing[T_CCD_L])
+                if write:  # read-to-write turnaround
+                    t = max(t, last_read[rank] + timing[T_RTW])
+                else:  # write-to-read: tWTR after the write data (tWTR_L same group)
+                    t = max(t, last_write_end[rank] + timing[T_WTR])
+                    if grouped:
+                        t = max(t, group_write_end[rg] + timing[T_WTR_L])
+                key = 2 * t + (0 if hit else 1)
+                if key < best_key:
+                    best_key, pick, act_time, col_time = key, candidate, act, t
+                    if t <= floor:
+                        break  # nothing goes earlier
             bypassed = 0 if pick == 0 else bypassed + 1
             position = (head + pick) & mask
             i = slot_req[position]
-            ready = max(slot_arrival[position], slot_entry[position])
             for k in range(pick, 0, -1):  # close the gap: the older ones move up one slot
                 to, source = (head + k) & mask, (head + k - 1) & mask
                 slot_req[to] = slot_req[source]
@@ -355,13 +437,13 @@ def dram_kernel(order, channel_start, bank_id, row, is_write, arrival, stream, r
             # -- row commands: none on a hit; ACT on a miss; PRE then ACT on a conflict
             b = bank_id[i]
             s = stream[i]
-            rank = b >> bank_bits  # banks is a power of two
+            rank = b >> bank_bits
             rg = rank * groups + (b & (banks - 1) & (groups - 1))
-            if open_row[b] == row[i]:
+            write = is_write[i] != 0
+            if act_time == _NEVER:
                 channel_counts[c, C_HITS] += 1
                 stream_counts[s, S_HITS] += 1
             else:
-                act_time = max(ready, act_ready[b])
                 if open_row[b] < 0:
                     channel_counts[c, C_MISSES] += 1
                     stream_counts[s, S_MISSES] += 1
@@ -370,36 +452,23 @@ def dram_kernel(order, channel_start, bank_id, row, is_write, arrival, stream, r
                     stream_counts[s, S_CONFLICTS] += 1
                     channel_counts[c, C_PRES] += 1
                     stream_counts[s, S_PRES] += 1
-                    act_time = max(act_time, max(ready, pre_ready[b]) + timing[T_RP])
                 fourth = faw_next[rank]  # the fourth ACT back: tFAW after it at the earliest
-                act_time = max(act_time, last_act[rank] + timing[T_RRD],
-                               faw[rank, fourth] + timing[T_FAW])
                 if grouped:
-                    act_time = max(act_time, group_act[rg] + timing[T_RRD_L])
                     group_act[rg] = act_time
                 last_act[rank] = act_time
                 faw[rank, fourth] = act_time
                 faw_next[rank] = (fourth + 1) & 3
                 open_row[b] = row[i]
                 opener[b] = s
+                row_run[b] = 0
                 col_ready[b] = act_time + timing[T_RCD]
                 pre_ready[b] = act_time + timing[T_RAS]
                 channel_counts[c, C_ACTS] += 1
                 stream_counts[s, S_ACTS] += 1
-            # -- the column command, in service order on the channel's data bus
-            write = is_write[i] != 0
-            last_write = is_write[i]
+            # -- the column command, on the channel's data bus
             latency = timing[T_CWL] if write else timing[T_CL]
-            col_time = max(ready, col_ready[b], last_col + timing[T_COL], bus_free - latency)
-            if grouped:
-                col_time = max(col_time, group_col[rg] + timing[T_CCD_L])
-            if write:  # read-to-write turnaround
-                col_time = max(col_time, last_read[rank] + timing[T_RTW])
-            else:  # write-to-read turnaround: tWTR after the write data (tWTR_L same group)
-                col_time = max(col_time, last_write_end[rank] + timing[T_WTR])
-                if grouped:
-                    col_time = max(col_time, group_write_end[rg] + timing[T_WTR_L])
             data_end = col_time + latency + timing[T_BURST]
+            row_run[b] += 1
             bus_free = data_end
             group_col[rg] = col_time
             stream_counts[s, S_BURSTS] += 1
@@ -526,7 +595,7 @@ def simulate_dram(dram: Dram, addresses: np.ndarray, is_write: np.ndarray,
     addresses: byte addresses (uint64), one burst each; is_write: bool or uint8;
     arrival: cycle each request is available (int64, non-decreasing; None or all 0: all
     at once); stream: uint8 id (STREAM_NAMES) for per-stream accounting (None: all 0).
-    ``window``: pending requests per channel the FR-FCFS scheduler looks at (None: the
+    ``window``: pending requests per channel the scheduler looks at (None: the
     description's ``dram.scheduler_window``). The ideal standard raises ConfigError: it has
     no banks or timing.
     """

@@ -366,12 +366,12 @@ def test_random_nets_and_designs_place_every_byte(batch, bias, state, method, fm
 
 def test_the_scheduler_window_comes_from_the_description(burst, hw):
     result, requests, header = burst
-    assert result.dram["window"] == hw.dram.scheduler_window == 16
+    assert result.dram["window"] == hw.dram.scheduler_window == 32
     narrow = hw.replace({"dram.scheduler_window": 1})
     with open_trace(DROPBACK) as reader:
         dram = burst_dram(result, narrow, header, step_records(reader, result.steps))
     assert dram["window"] == 1
-    # First-come first-served gives up row hits the window of 16 found.
+    # First-come first-served gives up row hits the window of 32 found.
     fcfs = [simulate_dram(hw.dram, r.addresses, r.is_write, r.arrival, r.stream, window=1)
             for r in requests]
     assert dram["totals"]["row_hits"] == sum(int(s.row_hits.sum()) for s in fcfs)
@@ -444,6 +444,6 @@ def test_burst_cycles_wait_for_the_dram_on_a_dram_bound_design(preset, least_add
     parts = burst.dram["totals"]["energy_pj"]
     assert set(parts) == {"act", "pre", "read", "write", "background", "refresh"}
     assert min(parts["act"], parts["background"], parts["refresh"]) > 0
-    if preset == "edge-lpddr4":  # bytes at peak: the step in 0.77 of the DRAM's serve time
+    if preset == "edge-lpddr4":  # bytes at peak: the step in 0.80 of the DRAM's serve time
         assert plain.totals["cycles"] / hw.array.clock_hz < \
-            0.8 * burst.dram["back_to_back"]["seconds"]
+            0.85 * burst.dram["back_to_back"]["seconds"]
