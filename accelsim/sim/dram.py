@@ -276,6 +276,7 @@ def dram_kernel(order, channel_start, bank_id, row, is_write, arrival, stream, r
     act_ready = np.zeros(n_banks, np.int64)  # earliest ACT: refresh over
     col_ready = np.zeros(n_banks, np.int64)  # earliest RD/WR to the open row: ACT + tRCD
     pre_ready = np.zeros(n_banks, np.int64)  # earliest PRE: ACT + tRAS, RD + tRTP, WR + tWR
+    row_run = np.zeros(n_banks, np.int64)    # RD/WRs to the open row since its ACT
     last_act = np.full(n_ranks, _NEVER)
     grouped = groups > 1
     last_read = np.full(n_ranks, _NEVER)       # a rank's last RD command
@@ -286,113 +287,192 @@ def dram_kernel(order, channel_start, bank_id, row, is_write, arrival, stream, r
     faw = np.full((n_ranks, 4), _NEVER)      # a rank's last four ACTs, oldest at faw_next
     faw_next = np.zeros(n_ranks, np.int64)
     next_ref = np.full(n_ranks, timing[T_REFI])
-    capacity = np.int64(1)
-    while capacity < window:
-        capacity *= 2
-    mask = capacity - 1
-    slot_req = np.empty(capacity, np.int64)    # ring of pending requests, oldest at head
-    slot_entry = np.empty(capacity, np.int64)  # cycle each one entered the window
-    slot_bank = np.empty(capacity, np.int64)   # their banks, rows and arrivals, kept at
-    slot_row = np.empty(capacity, np.int64)    # hand for the row-hit scan
-    slot_arrival = np.empty(capacity, np.int64)
-    slot_write = np.empty(capacity, np.uint8)
-    hit_mark = np.zeros(n_banks, np.int64)  # banks with a waiting row hit, this pick
-    older_miss = np.zeros(n_banks, np.int64)  # banks with an older miss, this pick
-    miss_at = np.zeros(capacity, np.int64)  # the misses worth timing, this pick
-    seen = np.zeros(n_banks * 4, np.int64)  # bank x (miss, hit) x (read, write), this pick
-    row_run = np.zeros(n_banks, np.int64)  # RD/WRs to the open row since its ACT
-    pass_id = np.int64(0)
     longest = max(timing[T_CL], timing[T_CWL])
+    # The window: a pool of `window` nodes linked oldest to youngest.
+    node_req = np.empty(window, np.int64)
+    node_entry = np.empty(window, np.int64)  # cycle each one entered the window
+    node_bank = np.empty(window, np.int64)   # their banks, rows, arrivals and directions,
+    node_row = np.empty(window, np.int64)    # kept at hand for the scan
+    node_arrival = np.empty(window, np.int64)
+    node_write = np.empty(window, np.int64)
+    node_kind = np.empty(window, np.int64)   # bank x (miss, hit) x (read, write)
+    nxt = np.empty(window, np.int64)
+    prv = np.empty(window, np.int64)
+    kinds = np.zeros(n_banks * 4, np.int64)  # window requests of each kind,
+    bank_head = np.full(n_banks, np.int64(-1))  # each bank's window requests, chained
+    bnext = np.empty(window, np.int64)
+    bprev = np.empty(window, np.int64)
+    seen = np.zeros(n_banks * 4, np.int64)   # kinds met by this pick's scan
+    hit_mark = np.zeros(n_banks, np.int64)   # banks with a waiting row hit, this pick
+    older_miss = np.zeros(n_banks, np.int64)  # banks with an older miss, this pick
+    miss_at = np.empty(window, np.int64)     # the misses worth timing, this pick
+    pass_id = np.int64(0)
     for c in range(n_channels):
-        head = np.int64(0)
+        for p in range(window):
+            nxt[p] = p + 1 if p + 1 < window else -1  # the free list, threaded through nxt
+        free = np.int64(0)
+        head = np.int64(-1)
+        tail = np.int64(-1)
         count = np.int64(0)
+        distinct = np.int64(0)  # kinds with a request in the window
+        hit_count = np.int64(0)  # window requests that hit their bank's open row
         next_in = channel_start[c]
         end = channel_start[c + 1]
-        while count < window and next_in < end:
-            i = order[next_in] if in_order else next_in
-            slot_req[count] = i
-            slot_entry[count] = 0
-            slot_bank[count] = bank_id[i]
-            slot_row[count] = row[i]
-            slot_arrival[count] = arrival[i]
-            slot_write[count] = is_write[i]
-            count += 1
-            next_in += 1
         now = np.int64(0)  # the scheduler's clock: the last RD/WR issued, or an arrival
         last_col = _NEVER
         bus_free = np.int64(0)  # end of the data bus's last burst
         last_data = np.int64(0)
         bypassed = np.int64(0)
-        while count > 0:
-            # -- refresh what is due, then pick: the oldest arrived row hit in the direction
-            # the bus is going, else the oldest arrived row hit, else the oldest
-            if slot_arrival[head] > now:
-                now = slot_arrival[head]
+        while count > 0 or next_in < end:
+            # -- the next requests in line enter the window (at `now`)
+            while count < window and next_in < end:
+                i = order[next_in] if in_order else next_in
+                p = free
+                free = nxt[p]
+                node_req[p] = i
+                node_entry[p] = now
+                b = bank_id[i]
+                node_bank[p] = b
+                node_row[p] = row[i]
+                node_arrival[p] = arrival[i]
+                node_write[p] = is_write[i]
+                kind = b * 4 + (2 if open_row[b] == row[i] else 0) + is_write[i]
+                node_kind[p] = kind
+                if kinds[kind] == 0:
+                    distinct += 1
+                kinds[kind] += 1
+                hit_count += (kind >> 1) & 1
+                bnext[p] = bank_head[b]  # the bank's chain
+                bprev[p] = -1
+                if bank_head[b] >= 0:
+                    bprev[bank_head[b]] = p
+                bank_head[b] = p
+                nxt[p] = -1
+                prv[p] = tail
+                if tail >= 0:
+                    nxt[tail] = p
+                else:
+                    head = p
+                tail = p
+                count += 1
+                next_in += 1
+            # -- refresh what is due
+            if node_arrival[head] > now:
+                now = node_arrival[head]
             for rank in range(c * ranks, (c + 1) * ranks):
-                while next_ref[rank] <= now:
-                    _refresh_rank(rank, banks, timing, open_row, opener, act_ready, pre_ready,
-                                  next_ref, channel_counts, c, stream_counts)
+                if next_ref[rank] <= now:
+                    while next_ref[rank] <= now:
+                        _refresh_rank(rank, banks, timing, open_row, opener, act_ready,
+                                      pre_ready, next_ref, channel_counts, c, stream_counts)
+                    for b in range(rank * banks, (rank + 1) * banks):
+                        p = bank_head[b]  # the bank is closed: its row hits are misses now
+                        while p >= 0:
+                            kind = node_kind[p]
+                            if kind & 2:
+                                kinds[kind] -= 1  # written out: a helper taking the arrays
+                                kinds[kind - 2] += 1  # costs reference counting per call
+                                node_kind[p] = kind - 2
+                                hit_count -= 1
+                                if kinds[kind] == 0:
+                                    distinct -= 1
+                                if kinds[kind - 2] == 1:
+                                    distinct += 1
+                            p = bnext[p]
             # -- pick, first ready: of the arrived requests, the one whose RD/WR can go
             # earliest (a row hit before a miss, then the older). No PRE for a bank while
             # a row hit to its open row waits, unless ROW_HIT_CAP hits have gone since the
             # ACT and the miss is older; the oldest once it has been passed ``window`` times.
-            # Of requests alike (bank, hit or miss, direction) only the oldest can be first.
+            # Of requests of one kind (bank, hit or miss, direction) only the oldest can be
+            # first, so the scan stops once it has met every kind in the window.
             arrived = count  # arrivals rise along the window: find the arrived prefix
-            while slot_arrival[(head + arrived - 1) & mask] > now:
+            p = tail
+            while node_arrival[p] > now:
                 arrived -= 1
+                p = prv[p]
             pass_id += 1
             if bypassed >= window:
                 arrived = 1
             floor = max(last_col + timing[T_COL], bus_free - longest)  # the bus's next slot
             best_key = np.int64(1) << np.int64(62)
-            pick = np.int64(0)
+            pick = head
             act_time = _NEVER
             col_time = np.int64(0)
             misses = 0
-            k = np.int64(0)
-            while k < arrived + misses:  # the row hits in age order, then the misses
-                if k < arrived:
-                    position = (head + k) & mask
-                    b = slot_bank[position]
-                    hit = open_row[b] == slot_row[position]
-                    if not hit:
+            met = 0
+            k = 0
+            p = head
+            scanning = hit_count > 0  # with no row hit waiting, straight to the misses
+            direct = not scanning
+            if direct:
+                arrived = -arrived  # below: time the misses as they come
+            while True:
+                if scanning:  # the row hits, in age order
+                    if k == arrived or met == distinct:
+                        if misses == 0:
+                            break
+                        scanning = False
+                        k = 0
+                        lowest_act = np.int64(1) << np.int64(62)  # the lowest a miss goes
+                        for rank in range(c * ranks, (c + 1) * ranks):
+                            lowest_act = min(lowest_act, max(
+                                last_act[rank] + timing[T_RRD],
+                                faw[rank, faw_next[rank]] + timing[T_FAW]))
+                        floor = max(floor, lowest_act + timing[T_RCD])
+                        continue
+                    position = p
+                    p = nxt[p]
+                    k += 1
+                    kind = node_kind[position]
+                    first = seen[kind] != pass_id
+                    if first:
+                        seen[kind] = pass_id
+                        met += 1
+                    b = node_bank[position]
+                    if not kind & 2:
                         older_miss[b] = pass_id
-                        if seen[b * 4 + slot_write[position]] != pass_id:
-                            seen[b * 4 + slot_write[position]] = pass_id
-                            miss_at[misses] = k
+                        if first:
+                            miss_at[misses] = position
                             misses += 1
-                        k += 1
                         continue
                     if older_miss[b] == pass_id and row_run[b] >= ROW_HIT_CAP:
-                        k += 1
                         continue  # the older miss's PRE goes first
                     hit_mark[b] = pass_id
-                    kind = b * 4 + 2 + slot_write[position]
-                    if seen[kind] == pass_id:
-                        k += 1
-                        continue  # an older request like it goes no later
-                    seen[kind] = pass_id
-                    candidate = k
-                else:
-                    if k == arrived:  # every row hit is in: the lowest a miss can go
+                    if not first:
+                        continue  # an older request of its kind goes no later
+                    hit = True
+                elif direct:  # no row hit anywhere: the misses in age order
+                    if arrived < 0:  # first time here: the floor of a miss
+                        arrived = -arrived
                         lowest_act = np.int64(1) << np.int64(62)
                         for rank in range(c * ranks, (c + 1) * ranks):
                             lowest_act = min(lowest_act, max(
                                 last_act[rank] + timing[T_RRD],
                                 faw[rank, faw_next[rank]] + timing[T_FAW]))
                         floor = max(floor, lowest_act + timing[T_RCD])
-                    candidate = miss_at[k - arrived]
-                    position = (head + candidate) & mask
-                    b = slot_bank[position]
+                    if k == arrived:
+                        break
+                    position = p
+                    p = nxt[p]
+                    k += 1
+                    kind = node_kind[position]
+                    if seen[kind] == pass_id:
+                        continue
+                    seen[kind] = pass_id
+                    b = node_bank[position]
                     hit = False
+                else:  # then the misses
+                    if k == misses:
+                        break
+                    position = miss_at[k]
+                    k += 1
+                    b = node_bank[position]
                     if hit_mark[b] == pass_id:
-                        k += 1
                         continue  # a row hit to this bank's open row is waiting
-                k += 1
-                ready = max(slot_arrival[position], slot_entry[position])
+                    hit = False
+                ready = max(node_arrival[position], node_entry[position])
                 rank = b >> bank_bits  # banks is a power of two
                 rg = rank * groups + (b & (banks - 1) & (groups - 1))
-                write = slot_write[position] != 0
+                write = node_write[position] != 0
                 # every command at the earliest cycle its constraints allow
                 act = _NEVER
                 if hit:
@@ -418,24 +498,36 @@ def dram_kernel(order, channel_start, bank_id, row, is_write, arrival, stream, r
                         t = max(t, group_write_end[rg] + timing[T_WTR_L])
                 key = 2 * t + (0 if hit else 1)
                 if key < best_key:
-                    best_key, pick, act_time, col_time = key, candidate, act, t
+                    best_key, pick, act_time, col_time = key, position, act, t
                     if t <= floor:
                         break  # nothing goes earlier
-            bypassed = 0 if pick == 0 else bypassed + 1
-            position = (head + pick) & mask
-            i = slot_req[position]
-            for k in range(pick, 0, -1):  # close the gap: the older ones move up one slot
-                to, source = (head + k) & mask, (head + k - 1) & mask
-                slot_req[to] = slot_req[source]
-                slot_entry[to] = slot_entry[source]
-                slot_bank[to] = slot_bank[source]
-                slot_row[to] = slot_row[source]
-                slot_arrival[to] = slot_arrival[source]
-                slot_write[to] = slot_write[source]
-            head = (head + 1) & mask
+            bypassed = 0 if pick == head else bypassed + 1
+            # -- out of the window
+            i = node_req[pick]
+            kind = node_kind[pick]
+            kinds[kind] -= 1
+            if kinds[kind] == 0:
+                distinct -= 1
+            b = bank_id[i]
+            hit_count -= (kind >> 1) & 1
+            if bprev[pick] >= 0:
+                bnext[bprev[pick]] = bnext[pick]
+            else:
+                bank_head[b] = bnext[pick]
+            if bnext[pick] >= 0:
+                bprev[bnext[pick]] = bprev[pick]
+            if prv[pick] >= 0:
+                nxt[prv[pick]] = nxt[pick]
+            else:
+                head = nxt[pick]
+            if nxt[pick] >= 0:
+                prv[nxt[pick]] = prv[pick]
+            else:
+                tail = prv[pick]
+            nxt[pick] = free
+            free = pick
             count -= 1
             # -- row commands: none on a hit; ACT on a miss; PRE then ACT on a conflict
-            b = bank_id[i]
             s = stream[i]
             rank = b >> bank_bits
             rg = rank * groups + (b & (banks - 1) & (groups - 1))
@@ -465,6 +557,20 @@ def dram_kernel(order, channel_start, bank_id, row, is_write, arrival, stream, r
                 pre_ready[b] = act_time + timing[T_RAS]
                 channel_counts[c, C_ACTS] += 1
                 stream_counts[s, S_ACTS] += 1
+                p = bank_head[b]  # the bank's other requests: hits and misses anew
+                while p >= 0:
+                    old = node_kind[p]
+                    new = (old & ~np.int64(2)) | (2 if node_row[p] == row[i] else 0)
+                    if new != old:
+                        kinds[old] -= 1
+                        kinds[new] += 1
+                        node_kind[p] = new
+                        hit_count += ((new >> 1) & 1) - ((old >> 1) & 1)
+                        if kinds[old] == 0:
+                            distinct -= 1
+                        if kinds[new] == 1:
+                            distinct += 1
+                    p = bnext[p]
             # -- the column command, on the channel's data bus
             latency = timing[T_CWL] if write else timing[T_CL]
             data_end = col_time + latency + timing[T_BURST]
@@ -488,17 +594,6 @@ def dram_kernel(order, channel_start, bank_id, row, is_write, arrival, stream, r
             last_col = col_time
             last_data = max(last_data, data_end)
             now = max(now, col_time)
-            if next_in < end:  # the next request in line enters the window now
-                tail = (head + count) & mask
-                i = order[next_in] if in_order else next_in
-                slot_req[tail] = i
-                slot_entry[tail] = now
-                slot_bank[tail] = bank_id[i]
-                slot_row[tail] = row[i]
-                slot_arrival[tail] = arrival[i]
-                slot_write[tail] = is_write[i]
-                count += 1
-                next_in += 1
         for rank in range(c * ranks, (c + 1) * ranks):  # refreshes due before the last data
             while next_ref[rank] <= last_data:
                 _refresh_rank(rank, banks, timing, open_row, opener, act_ready, pre_ready,
