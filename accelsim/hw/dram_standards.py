@@ -121,8 +121,9 @@ _DDR4_3200_TCK = 0.625  # ns; 1600 MHz clock (DRAMsim3 rounds it to 0.63)
 _DDR4_3200 = DramStandard(
     "ddr4-3200",
     f"{DRAMSIM3}/DDR4_8Gb_x8_3200.ini (JEDEC JESD79-4 DDR4-3200AA, 8 Gb x8, 8 chips); "
-    "tRTW from DRAMsim3's timing.cc (RL + BL/2 - WL + tRPRE + tRTRS); energies from its IDD "
-    "currents (core only)",
+    "tRTW from JEDEC JESD79-4 (RL + BL/2 - WL + 2 nCK with 1 nCK preambles; DRAMsim3's "
+    "timing.cc, RL + BL/2 - WL + tRTRS, gives 11 with the file's tRTRS 1); energies from its "
+    "IDD currents (core only)",
     {
         "banks": 16,  # 4 bank groups x 4 banks
         "row_size": "8 KiB",  # 1024 columns x 8 bit x 8 chips
@@ -141,7 +142,7 @@ _DDR4_3200 = DramStandard(
         "tRTP": _ns(12, _DDR4_3200_TCK),
         "tCWL": _ns(16, _DDR4_3200_TCK),  # CWL = 16
         "tWTR": _ns(4, _DDR4_3200_TCK),  # tWTR_S
-        "tRTW": _ns(12, _DDR4_3200_TCK),  # 22 + 4 - 16 + tRPRE 1 + tRTRS 1
+        "tRTW": _ns(12, _DDR4_3200_TCK),  # RL 22 + BL/2 4 - WL 16 + 2
         "bank_groups": 4,
         "tCCD_L": _ns(8, _DDR4_3200_TCK),
         "tRRD_L": _ns(8, _DDR4_3200_TCK),
@@ -158,9 +159,9 @@ _DDR4_3200 = DramStandard(
 _DDR4_2400_TCK = 1 / 1.2  # ns; 1200 MHz clock
 _DDR4_2400 = DramStandard(
     "ddr4-2400",
-    f"{DRAMSIM3}/DDR4_8Gb_x8_2400.ini (Micron MT40A1G8PM-083E, DDR4-2400 16-16-16, 8 Gb x8, "
-    "8 chips); tRTP from JEDEC JESD79-4 (max(4 nCK, 7.5 ns)); tRTW from DRAMsim3's timing.cc "
-    "(RL + BL/2 - WL + tRPRE + tRTRS); energies from its IDD currents",
+    f"{DRAMSIM3}/DDR4_8Gb_x8_2400_2.ini (Micron MT40A1G8PM-083E, DDR4-2400 16-16-16, 8 Gb "
+    "x8, 8 chips); tRTP from JEDEC JESD79-4 (max(4 nCK, 7.5 ns)); tRTW from JEDEC JESD79-4 "
+    "(RL + BL/2 - WL + 2 nCK); energies from its IDD currents",
     {
         "banks": 16,
         "row_size": "8 KiB",
@@ -175,17 +176,17 @@ _DDR4_2400 = DramStandard(
         "tCCD": _ns(4, _DDR4_2400_TCK),  # tCCD_S
         "tRRD": _ns(4, _DDR4_2400_TCK),  # tRRD_S
         "tFAW": _ns(26, _DDR4_2400_TCK),
-        "tWR": _ns(19, _DDR4_2400_TCK),
-        "tRTP": "7.5 ns",  # not in the DRAMsim3 file; JEDEC max(4 nCK, 7.5 ns)
-        "tCWL": _ns(16, _DDR4_2400_TCK),  # CWL = 16
+        "tWR": _ns(18, _DDR4_2400_TCK),  # 15 ns
+        "tRTP": "7.5 ns",  # JEDEC max(4 nCK, 7.5 ns) (the DRAMsim3 file has 9 nCK)
+        "tCWL": _ns(12, _DDR4_2400_TCK),  # CWL = 12
         "tWTR": _ns(3, _DDR4_2400_TCK),  # tWTR_S
-        "tRTW": _ns(7, _DDR4_2400_TCK),  # 16 + 4 - 16 + tRPRE 1 + tRTRS 2
+        "tRTW": _ns(10, _DDR4_2400_TCK),  # RL 16 + BL/2 4 - WL 12 + 2
         "bank_groups": 4,
         "tCCD_L": _ns(6, _DDR4_2400_TCK),
         "tRRD_L": _ns(6, _DDR4_2400_TCK),
         "tWTR_L": _ns(9, _DDR4_2400_TCK),
         "tRFC": _ns(420, _DDR4_2400_TCK),  # 350 ns
-        "tREFI": _ns(9364, _DDR4_2400_TCK),  # 7.8 us
+        "tREFI": _ns(9360, _DDR4_2400_TCK),  # 7.8 us
         # DRAMsim3 DDR4_8Gb_x8_2400.ini [power] (Micron MT40A1G8PM-083E datasheet), per device
         **_idd_keys(vdd=1.2, idd0=48, idd2n=34, idd3n=43, idd4r=135, idd4w=123, idd5ab=250,
                     device_width=8),
@@ -294,7 +295,8 @@ _HBM2_TCK = 1.0  # ns; 1 GHz clock
 _HBM2 = DramStandard(
     "hbm2",
     f"{DRAMSIM3}/HBM2_8Gb_x128.ini (JEDEC JESD235 HBM2, 8 x 128-bit channels, 2 Gb/s/pin); "
-    "tRTW from DRAMsim3's timing.cc with its default tRTRS (2); energies from its IDD "
+    "tRTW RL + BL/2 - WL + 1 nCK read preamble + tRTRS 2 (DRAMsim3's default tRTRS; its "
+    "timing.cc has no preamble term and gives 14); energies from its IDD "
     "currents (core only)",
     {
         "channels": 8,
@@ -318,7 +320,7 @@ _HBM2 = DramStandard(
         "tRTP": _ns(4, _HBM2_TCK),  # tRTP_S
         "tCWL": _ns(4, _HBM2_TCK),  # CWL = 4
         "tWTR": _ns(6, _HBM2_TCK),  # tWTR_S
-        "tRTW": _ns(15, _HBM2_TCK),  # 14 + 2 - 4 + tRPRE 1 + tRTRS 2 (DRAMsim3's default)
+        "tRTW": _ns(15, _HBM2_TCK),  # RL 14 + BL/2 2 - WL 4 + 1 nCK preamble + tRTRS 2
         "bank_groups": 4,
         "tCCD_L": _ns(2, _HBM2_TCK),
         "tRRD_L": _ns(6, _HBM2_TCK),
@@ -387,7 +389,7 @@ _IDEAL = DramStandard(
 # docs/dram.md); tests/sim/test_dram_calibration.py holds the agreement within 5%.
 # ddr4-3200 is low because its default row-major address mapping keeps a stream in one
 # bank group (tCCD_L); a bank-interleaved address_mapping serves it much faster.
-BANDWIDTH_EFFICIENCY = {"ddr4-2400": 0.682, "ddr4-3200": 0.559, "lpddr4-2400": 0.858,
+BANDWIDTH_EFFICIENCY = {"ddr4-2400": 0.686, "ddr4-3200": 0.559, "lpddr4-2400": 0.858,
                         "lpddr4-3200": 0.795, "hbm2": 0.805, "ddr3-1600": 0.888}
 # The burst-level model's request window per standard: 32, DRAMsim3's trans_queue_size.
 # With it and the first-ready scheduler (accelsim/sim/dram.py) accelsim's serve time is

@@ -47,7 +47,7 @@ def test_standards_give_turnaround_and_bank_groups():
     ddr4 = load_hardware("edge-lpddr4").replace({"dram.standard": "ddr4-3200"}).dram
     assert (ddr4.bank_groups, ddr4.scheduler_window) == (4, 32)
     # DRAMsim3 DDR4_8Gb_x8_3200.ini in nCK of 0.625 ns: CWL 16, tWTR_S 4, tWTR_L 12,
-    # tCCD_L 8, tRRD_L 8; tRTW 12 = RL 22 + BL/2 4 - WL 16 + tRPRE 1 + tRTRS 1.
+    # tCCD_L 8, tRRD_L 8; tRTW 12 = RL 22 + BL/2 4 - WL 16 + 2 (JEDEC JESD79-4).
     cycles = [round(value / ddr4.tck_s) for value in (
         ddr4.tcwl_s, ddr4.twtr_s, ddr4.twtr_l_s, ddr4.tccd_l_s, ddr4.trrd_l_s, ddr4.trtw_s)]
     assert cycles == [16, 4, 12, 8, 8, 12]
