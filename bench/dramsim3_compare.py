@@ -3,8 +3,9 @@
 Needs a local DRAMsim3 checkout built as its README says (not part of accelsim, never
 downloaded by it): ``--dramsim3 DIR`` with ``DIR/build/dramsim3main`` and ``DIR/configs``.
 
-For each DRAM (edge-lpddr4's LPDDR4-3200, datacenter-hbm2's HBM2, dropback-edge with
-DDR4-3200 and as it is: LPDDR4-3200 with CSR weights) and each sample trace, step 100 is
+For each DRAM (edge-lpddr4's LPDDR4-3200, datacenter-hbm2's HBM2 with 64 KiB of SRAM —
+as it is, its 32 MiB keep the sample traces on chip, 196 reads on channel 0 — dropback-edge
+with DDR4-3200 and as it is: LPDDR4-3200 with CSR weights) and each sample trace, step 100 is
 exported (``accelsim export --format dramsim3``) and both simulators serve exactly the
 requests of that file, twice: with its arrival cycles paced one per cycle (the timeline;
 dramsim3main's trace driver issues at

@@ -278,7 +278,7 @@ class Dram:
         "calibrated against the burst-level model (bench/dram_calibration.py)")
     scheduler_window: int | None = _from_standard(
         "scheduler_window", "count", "pending requests per channel the burst-level model's "
-        "FR-FCFS scheduler chooses from; the standards' values are chosen from the "
+        "first-ready scheduler chooses from; the standards' values are chosen from the "
         "comparison with DRAMsim3 (docs/validation.md)")
     bandwidth_words_per_cycle: float | None = param(
         "bandwidth_words_per_cycle", "number", 'ideal only: words of dtypes.weights moved '

@@ -169,7 +169,7 @@ def burst_dram(result: SimResult, hw: Hardware, header: TraceHeader,
                window: int | None = None) -> dict[str, Any]:
     """Run the burst-level DRAM model on every simulated step; the ``result.dram`` dict.
 
-    ``window``: the FR-FCFS scheduler's window (None: the description's
+    ``window``: the first-ready scheduler's window (None: the description's
     ``dram.scheduler_window``). Sums are over the simulated recorded steps, not weighted
     by ``record_every``.
     """
