@@ -25,7 +25,11 @@ a transaction of prefetch x ``channel_width`` / 8 bytes (linear_mappers.cpp; the
 is read for nothing else), so ``channel_width`` is written to make that transaction
 accelsim's burst and ``column`` (device columns) to make a row accelsim's row, which
 puts every field on accelsim's bits. That release has no LPDDR4 model: LPDDR4 runs on
-its DDR4 model, which has the same constraint set accelsim's bank model uses.
+its DDR4 model, which has the same constraint set accelsim's bank model uses. Clock
+domain: the memory system's clock_ratio is 1, so its cycles (``memory_system_cycles``)
+are the description's DRAM clock; the frontend's is ``dram.channels``, up to one request
+per channel per memory cycle. Checked by running the files on that commit: request
+counts equal accelsim's, serve times in docs/export.md ("Feeding Ramulator 2").
 """
 
 from __future__ import annotations
