@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from accelsim.errors import ConfigError
 
 EXPORT_FORMATS = ("dramsim3", "ramulator", "chrome")
+_CONFIG_NAMES = {"dramsim3": "DRAMsim3 ini", "ramulator": "Ramulator 2 YAML"}
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -36,11 +38,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--pace", action="store_true",
                         help="dramsim3 only: delay requests so that no two share a cycle "
                              "(dramsim3main's trace CPU issues at most one per clock)")
-    parser.add_argument("--config-out", metavar="INI",
-                        help="dramsim3 only: also write the DRAMsim3 ini of the description's "
-                             "DRAM (timings in its clock cycles, organisation, address "
-                             "mapping, IDD currents) to INI, so dramsim3main serves the "
-                             "requests on the DRAM accelsim modelled")
+    parser.add_argument("--config-out", metavar="CONFIG",
+                        help="dramsim3 and ramulator: also write the description's DRAM "
+                             "(timings in its clock cycles, organisation, address mapping; "
+                             "IDD currents for DRAMsim3) to CONFIG, as a DRAMsim3 ini or a "
+                             "Ramulator 2 YAML reading FILE, so the other simulator serves "
+                             "the requests on the DRAM accelsim modelled")
     parser.set_defaults(run=run)
     return parser
 
@@ -61,7 +64,9 @@ def run(args: argparse.Namespace) -> int:
     if config_out is not None:  # before the replay: a description it cannot describe fails fast
         from accelsim.export.dram_config import config_text
 
-        config = config_text(hw, args.format)
+        # Ramulator resolves the trace path from where it runs: the YAML's folder
+        trace_path = os.path.relpath(Path(args.out).resolve(), Path(config_out).resolve().parent)
+        config = config_text(hw, args.format, trace_path=trace_path)
     if args.format == "chrome":
         if args.pace:
             raise ConfigError("--pace is for --format dramsim3 (a chrome timeline has no "
@@ -86,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"{args.format}: {summary['requests']:,} requests ({summary['reads']:,} reads, "
           f"{summary['writes']:,} writes) of {span}, last issued at DRAM cycle "
           f"{summary['last_cycle']:,}{_pacing(summary)}; {args.out}"
-          + (f"; DRAMsim3 ini {config_out}" if config is not None else ""))
+          + (f"; {_CONFIG_NAMES[args.format]} {config_out}" if config is not None else ""))
     return 0
 
 
