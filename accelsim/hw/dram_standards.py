@@ -391,21 +391,19 @@ _IDEAL = DramStandard(
 # bank group (tCCD_L); a bank-interleaved address_mapping serves it much faster.
 BANDWIDTH_EFFICIENCY = {"ddr4-2400": 0.686, "ddr4-3200": 0.559, "lpddr4-2400": 0.858,
                         "lpddr4-3200": 0.795, "hbm2": 0.805, "ddr3-1600": 0.888}
-# The burst-level model's request window per standard: 32, DRAMsim3's trans_queue_size.
+# The burst-level model's request window, every standard: 32, DRAMsim3's trans_queue_size.
 # With it and the first-ready scheduler (accelsim/sim/dram.py) accelsim's serve time is
-# within 7 % of DRAMsim3's on every stream of bench/dramsim3_compare.py (docs/validation.md);
-# at 16 DDR4's and CSR DropBack's go 4-17 % slower (fewer requests to overlap across bank
-# groups and banks).
-SCHEDULER_WINDOW: dict[str, int] = {}
-DEFAULT_SCHEDULER_WINDOW = 32
+# within 7.2 % of DRAMsim3's on every stream of bench/dramsim3_compare.py
+# (docs/validation.md); at 16 it serves them 4-18 % slower than DRAMsim3 (fewer requests
+# to overlap across bank groups and banks). A description may set its own.
+SCHEDULER_WINDOW = 32
 
 
 def _calibrated(standard: DramStandard) -> DramStandard:
     if standard.name == IDEAL:
         return standard
     values = {**standard.values, "bandwidth_efficiency": BANDWIDTH_EFFICIENCY[standard.name],
-              "scheduler_window": SCHEDULER_WINDOW.get(standard.name,
-                                                       DEFAULT_SCHEDULER_WINDOW)}
+              "scheduler_window": SCHEDULER_WINDOW}
     return DramStandard(standard.name, standard.source, MappingProxyType(values))
 
 
